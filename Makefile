@@ -1,0 +1,61 @@
+# `make dev` runs the whole system on this machine; `make test` proves it.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+export FLASK_APP := wsgi
+# Processes honcho starts; the embedded broker only when no REDIS_URL is given.
+PROCS  := $(if $(REDIS_URL),web worker beat flower,broker web worker beat flower)
+
+.PHONY: dev test setup system-deps db bench clean help
+help:
+	@echo "make dev    install what is missing, migrate, start web+worker+beat+flower(+broker)"
+	@echo "make test   install what is missing, run the whole test suite"
+	@echo "make bench  run the benchmarks"
+
+system-deps:
+	@bash deploy/system-deps.sh
+
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# Reinstall only when a requirements file changed.
+$(VENV)/.installed: requirements.txt $(VENV)/bin/python
+	$(BIN)/pip install -q -r requirements.txt
+	@touch $@
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	@touch $@
+
+setup: system-deps $(VENV)/.installed
+
+db: setup
+	@$(if $(REDIS_URL),,$(BIN)/python -m app.devbroker prepare)
+	@$(BIN)/flask db upgrade
+	@$(BIN)/flask users bootstrap
+
+var/flower.auth:
+	@mkdir -p var
+	@umask 077; if [ -n "$$FLOWER_BASIC_AUTH" ]; then printf '%s' "$$FLOWER_BASIC_AUTH" > $@; \
+	  else printf 'admin:%s' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))')" > $@; fi
+
+dev: db var/flower.auth
+	@echo ""
+	@echo "  web     http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/   (log in as admin)"
+	@echo "  flower  http://127.0.0.1:$${FLOWER_PORT:-5555}/   (user:password $$(cat var/flower.auth))"
+	@echo "  broker  $(if $(REDIS_URL),$(REDIS_URL),$$($(BIN)/python -m app.devbroker url)   (embedded Valkey, data in var/broker))"
+	@echo "  health  http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/healthz"
+	@echo "  Ctrl-C stops everything."
+	@echo ""
+	@exec $(BIN)/honcho start -f Procfile $(PROCS)
+
+test: setup $(VENV)/.installed-dev
+	@bash deploy/system-deps.sh --test
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: setup $(VENV)/.installed-dev
+	@for f in bench/bench_*.py; do [ -e "$$f" ] && $(BIN)/python "$$f"; done; true
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-output

@@ -1,0 +1,52 @@
+"""Application factory."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app.config import Config
+from app.extensions import celery_init_app, csrf, db, htmx, login, migrate
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the Flask app (and its Celery app) from the environment plus overrides."""
+    app = Flask(__name__)
+    app.config.from_object(Config())
+    app.config.update(overrides or {})
+    if app.config["PROXY_HOPS"]:
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    _init_extensions(app)
+    _register_blueprints(app)
+    celery_init_app(app)
+    from app import tasks  # noqa: F401  (registers every task on the Celery app just made)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    """Bind the extension globals and the SQLite pragmas."""
+    from app import models  # noqa: F401  (every table registered before migrations run)
+    from app.db_setup import configure_engine
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")),
+                     render_as_batch=True, compare_type=True)
+    login.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+
+def _register_blueprints(app: Flask) -> None:
+    """Attach each area's blueprint, the error pages and the CLI."""
+    from app import auth, errors, ops, templating
+    from app.cli import users_cli
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(ops.bp)
+    errors.register(app)
+    templating.register(app)
+    app.cli.add_command(users_cli)

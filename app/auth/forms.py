@@ -1,0 +1,34 @@
+"""Forms for logging in and managing users."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from app.models.user import MIN_PASSWORD, ROLES, USERNAME_PATTERN
+
+
+class LoginForm(FlaskForm):
+    """Username and password."""
+
+    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    password = PasswordField("Password", validators=[DataRequired()])
+    remember = BooleanField("Keep me logged in")
+
+
+class UserCreateForm(FlaskForm):
+    """A new user: name, role and a first password."""
+
+    username = StringField("Username", validators=[
+        DataRequired(), Regexp(USERNAME_PATTERN, message="Use 2–64 lowercase letters, digits, . _ -, "
+                                                         "starting with a letter.")])
+    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="viewer")
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
+
+
+class UserEditForm(FlaskForm):
+    """Change a user's role, state, or password."""
+
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    active = BooleanField("Active")
+    password = PasswordField("New password (leave empty to keep)",
+                             validators=[Optional(), Length(min=MIN_PASSWORD)])
+    reason = StringField("Reason", validators=[Optional(), Length(max=500)])

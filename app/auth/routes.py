@@ -1,0 +1,47 @@
+"""Log in and out."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from app.auth import bp
+from app.auth.forms import LoginForm
+from app.extensions import db
+from app.models import User
+from app.models.audit import audit
+from app.security import safe_next
+from app.timeutil import utcnow
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    """Show the login form; on success go to the (validated) next page."""
+    if current_user.is_authenticated:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = User.by_username(form.username.data)
+        if user is None or not user.check_password(form.password.data) or not user.active:
+            audit("auth.login_failed", target=form.username.data.strip().lower()[:64],
+                  actor=form.username.data.strip().lower()[:64] or "anonymous")
+            db.session.commit()
+            flash("Wrong username or password.", "error")
+            return render_template("auth/login.html", form=form), 401
+        login_user(user, remember=form.remember.data)
+        user.last_login_at = utcnow()
+        audit("auth.login", target=user.username)
+        db.session.commit()
+        return redirect(safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form), 400 if form.errors else 200
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> Response:
+    """End the session (POST only, so it is CSRF-protected)."""
+    audit("auth.logout", target=current_user.username)
+    db.session.commit()
+    logout_user()
+    flash("You are logged out.", "info")
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,38 @@
+"""Error pages inside the layout, and JSON for API-ish requests."""
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from app.extensions import db
+
+TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Method not allowed",
+          500: "Something went wrong"}
+
+
+def render_error(code: int, message: str) -> tuple[str, int]:
+    """Render the error page for `code` with a human message."""
+    title = TITLES.get(code, "Error")
+    return render_template("errors/error.html", code=code, title=title, message=message), code
+
+
+def register(app: Flask) -> None:
+    """Install the handlers on the app."""
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError) -> tuple[str, int]:
+        return render_error(400, "The form expired or was sent from elsewhere "
+                                 f"({exc.description}). Reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:
+        if exc.code is None or exc.code < 400:
+            return exc
+        return render_error(exc.code, exc.description or "")
+
+    @app.errorhandler(InternalServerError)
+    def server_error(exc: InternalServerError) -> tuple[str, int]:
+        db.session.rollback()  # the failed request must not leave a broken transaction behind
+        app.logger.error("500 on %s %s", request.method, request.path)
+        return render_error(500, "The error was logged. Try again, or tell an admin if it keeps happening.")

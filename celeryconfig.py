@@ -1,0 +1,35 @@
+"""Celery settings (broker and result URLs come from the app config: REDIS_URL)."""
+from kombu import Queue
+
+from app.config import env_int
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+enable_utc = True  # timezone itself comes from CELERY_TIMEZONE via the app config
+
+# A job is acknowledged only once it has finished, so a worker that dies mid-job leaves it queued
+# for another worker instead of losing it; prefetch 1 keeps long jobs from hoarding short ones.
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+worker_max_tasks_per_child = env_int("CELERY_MAX_TASKS_PER_CHILD", 50, minimum=1)
+task_soft_time_limit = env_int("TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
+task_time_limit = env_int("TASK_TIME_LIMIT", 30 * 60, minimum=2)
+
+task_default_queue = "default"
+task_queues = (Queue("default"), Queue("ansible"), Queue("vms"))
+task_routes = {
+    "app.tasks.ansible.*": {"queue": "ansible"},
+    "app.tasks.vms.*": {"queue": "vms"},
+}
+
+# Flower and the ops page read these events.
+worker_send_task_events = True
+task_send_sent_event = True
+task_track_started = True
+result_expires = 24 * 3600
+broker_connection_retry_on_startup = True
+# Redis redelivers an unacked message after this long; it must outlast the longest job.
+broker_transport_options = {"visibility_timeout": task_time_limit + 600}
+result_backend_transport_options = {"visibility_timeout": task_time_limit + 600}

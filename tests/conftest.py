@@ -1,0 +1,136 @@
+"""Fixtures: a real broker, a fresh database (SQLite or PostgreSQL), the app, a real Celery worker, users."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.services import embedded_broker, fresh_database, start_worker, stop_process, wait_for
+
+PASSWORD = "correct horse battery"
+ROLE_USERS = {"admin": "admin", "operator": "oper", "viewer": "viewer"}
+
+
+@pytest.fixture(scope="session")
+def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Start the broker and database; point this process (and children) at them."""
+    tmp = tmp_path_factory.mktemp("services")
+    with embedded_broker(tmp / "broker") as redis_url, fresh_database(tmp) as db_url:
+        env = {"REDIS_URL": redis_url, "DATABASE_URL": db_url, "VAR_DIR": str(tmp / "var"),
+               "SECRET_KEY": "test-secret", "HEALTH_TIMEOUT_MS": "1000"}
+        os.environ.update(env)
+        yield {**os.environ, **env}
+
+
+@pytest.fixture(scope="session")
+def app(service_env: dict[str, str]) -> Iterator[Flask]:
+    """The app, its schema made by the migrations (the only way the schema is made)."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+
+    app = create_app({"TESTING": True})
+    with app.app_context():
+        upgrade()
+    yield app
+
+
+@pytest.fixture(scope="session")
+def worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real prefork Celery worker on every queue; yields its log path."""
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    proc = start_worker(service_env, log)
+    celery = app.extensions["celery"]
+    try:
+        wait_for(lambda: proc.poll() is not None or celery.control.inspect(timeout=0.5).ping(),
+                 timeout=60, message="the Celery worker to answer ping")
+        assert proc.poll() is None, log.read_text()
+        yield str(log)
+    finally:
+        stop_process(proc)
+
+
+@pytest.fixture(autouse=True)
+def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Empty every table after each test that used the app."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app: Flask = request.getfixturevalue("app")
+    from app.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+
+
+@pytest.fixture
+def users(app: Flask) -> dict[str, int]:
+    """One user per role, all with PASSWORD; maps role to user id."""
+    from app.extensions import db
+    from app.models import User
+
+    with app.app_context():
+        made = {}
+        for role, name in ROLE_USERS.items():
+            user = User(username=name, role=role)
+            user.set_password(PASSWORD)
+            db.session.add(user)
+            db.session.flush()
+            made[role] = user.id
+        db.session.commit()
+    return made
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client (CSRF stays on, as in production)."""
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+class Auth:
+    """Log in as a role and send CSRF-protected posts like a browser does."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def csrf(self, path: str = "/login") -> str:
+        """A CSRF token taken from a rendered page, as a browser would."""
+        match = CSRF_RE.search(self.client.get(path).get_data(as_text=True))
+        assert match, f"no CSRF token on {path}"
+        return match.group(1) or match.group(2)
+
+    def login(self, role: str = "admin", password: str = PASSWORD, next_url: str = "") -> object:
+        """Submit the login form."""
+        url = "/login" + (f"?next={next_url}" if next_url else "")
+        return self.client.post(url, data={"username": ROLE_USERS.get(role, role), "password": password,
+                                           "csrf_token": self.csrf("/login")})
+
+    def post(self, path: str, data: dict | None = None, **kwargs: object) -> object:
+        """POST with the session's CSRF token."""
+        token = self.csrf("/")
+        return self.client.post(path, data={**(data or {}), "csrf_token": token}, **kwargs)
+
+
+@pytest.fixture
+def auth(client: FlaskClient, users: dict[str, int]) -> Auth:
+    """The Auth helper, with users in place."""
+    return Auth(client)
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Where tests leave artefacts to look at (screenshots)."""
+    path = Path(__file__).resolve().parent.parent / "test-output"
+    path.mkdir(exist_ok=True)
+    return path
