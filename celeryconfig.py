@@ -1,5 +1,5 @@
 """Celery settings (broker and result URLs come from the app config: REDIS_URL)."""
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from app.config import env_int
 
@@ -18,7 +18,10 @@ task_soft_time_limit = env_int("TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
 task_time_limit = env_int("TASK_TIME_LIMIT", 30 * 60, minimum=2)
 
 task_default_queue = "default"
-task_queues = (Queue("default"), Queue("ansible"), Queue("vms"))
+# Each queue gets its own exchange and routing key: queues declared by name alone would share the
+# default binding, and a message routed to one would be copied into all of them.
+QUEUE_NAMES = ("default", "ansible", "vms")
+task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUE_NAMES)
 task_routes = {
     "app.tasks.ansible.*": {"queue": "ansible"},
     "app.tasks.vms.*": {"queue": "vms"},
