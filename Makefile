@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 export FLASK_APP := wsgi
+# Local state (SQLite file, embedded broker data, generated secrets); the app reads the same variable.
+VAR_DIR ?= $(CURDIR)/var
+export VAR_DIR
 # Processes honcho starts; the embedded broker only when no REDIS_URL is given.
 PROCS  := $(if $(REDIS_URL),web worker beat flower,broker web worker beat flower)
 
@@ -35,16 +38,16 @@ db: setup
 	@$(BIN)/flask db upgrade
 	@$(BIN)/flask users bootstrap
 
-var/flower.auth:
-	@mkdir -p var
+$(VAR_DIR)/flower.auth:
+	@mkdir -p $(VAR_DIR)
 	@umask 077; if [ -n "$$FLOWER_BASIC_AUTH" ]; then printf '%s' "$$FLOWER_BASIC_AUTH" > $@; \
 	  else printf 'admin:%s' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))')" > $@; fi
 
-dev: db var/flower.auth
+dev: db $(VAR_DIR)/flower.auth
 	@echo ""
 	@echo "  web     http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/   (log in as admin)"
-	@echo "  flower  http://127.0.0.1:$${FLOWER_PORT:-5555}/   (user:password $$(cat var/flower.auth))"
-	@echo "  broker  $(if $(REDIS_URL),$(REDIS_URL),$$($(BIN)/python -m app.devbroker url)   (embedded Valkey, data in var/broker))"
+	@echo "  flower  http://127.0.0.1:$${FLOWER_PORT:-5555}/   (user:password $$(cat $(VAR_DIR)/flower.auth))"
+	@echo "  broker  $(if $(REDIS_URL),$(REDIS_URL),$$($(BIN)/python -m app.devbroker url)   (embedded Valkey, data in $(VAR_DIR)/broker))"
 	@echo "  health  http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/healthz"
 	@echo "  Ctrl-C stops everything."
 	@echo ""

@@ -6,10 +6,16 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp
 from app.models.user import MIN_PASSWORD, ROLES, USERNAME_PATTERN
 
 
+def normalise_username(value: str | None) -> str | None:
+    """Usernames are case-insensitive: compare and store them trimmed and lowercase."""
+    return value.strip().lower() if value else value
+
+
 class LoginForm(FlaskForm):
     """Username and password."""
 
-    username = StringField("Username", validators=[DataRequired(), Length(max=64)])
+    username = StringField("Username", filters=[normalise_username],
+                           validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Keep me logged in")
 
@@ -17,17 +23,17 @@ class LoginForm(FlaskForm):
 class UserCreateForm(FlaskForm):
     """A new user: name, role and a first password."""
 
-    username = StringField("Username", validators=[
+    username = StringField("Username", filters=[normalise_username], validators=[
         DataRequired(), Regexp(USERNAME_PATTERN, message="Use 2–64 lowercase letters, digits, . _ -, "
                                                          "starting with a letter.")])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES], default="viewer")
+    role = SelectField("Role", choices=list(ROLES), default="viewer")
     password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 
 
 class UserEditForm(FlaskForm):
     """Change a user's role, state, or password."""
 
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=list(ROLES))
     active = BooleanField("Active")
     password = PasswordField("New password (leave empty to keep)",
                              validators=[Optional(), Length(min=MIN_PASSWORD)])

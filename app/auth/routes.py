@@ -23,8 +23,8 @@ def login() -> Response | str:
     if form.validate_on_submit():
         user = User.by_username(form.username.data)
         if user is None or not user.check_password(form.password.data) or not user.active:
-            audit("auth.login_failed", target=form.username.data.strip().lower()[:64],
-                  actor=form.username.data.strip().lower()[:64] or "anonymous")
+            audit("auth.login_failed", target=form.username.data,
+                  actor="anonymous")
             db.session.commit()
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", form=form), 401

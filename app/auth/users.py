@@ -31,7 +31,7 @@ def users() -> Response | tuple[str, int]:
         if User.by_username(form.username.data):
             form.username.errors.append("That username is taken.")
         else:
-            user = User(username=form.username.data.lower(), role=form.role.data)
+            user = User(username=form.username.data, role=form.role.data)
             user.set_password(form.password.data)
             db.session.add(user)
             audit("user.create", target=user.username, role=user.role)

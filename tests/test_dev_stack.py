@@ -1,0 +1,114 @@
+"""`make dev` for real: five processes up, the printed admin can log in, Ctrl-C stops them all."""
+from __future__ import annotations
+
+import http.cookiejar
+import os
+import re
+import signal
+import subprocess
+import urllib.error
+import urllib.parse
+import urllib.request
+from base64 import b64encode
+
+import psutil
+import pytest
+
+from app.devbroker import server_binary, write_config
+from tests.services import ROOT, free_port, port_open, wait_for
+
+APP_VARS = ("REDIS_URL", "DATABASE_URL", "SECRET_KEY", "VAR_DIR")
+
+
+def fetch(url: str, opener=None, data: dict | None = None, headers: dict | None = None) -> tuple[int, str]:
+    """GET (or POST a form) and return status and body, without raising on 4xx/5xx."""
+    body = urllib.parse.urlencode(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers=headers or {})
+    try:
+        with (opener or urllib.request.build_opener()).open(request, timeout=5) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read().decode()
+
+
+@pytest.fixture
+def dev_stack(tmp_path):
+    """Run `make dev` in its own session with a private VAR_DIR and free ports; stop it with SIGINT."""
+    env = {k: v for k, v in os.environ.items() if k not in APP_VARS}
+    web, flower = free_port(), free_port()
+    env.update(VAR_DIR=str(tmp_path / "var"), WEB_PORT=str(web), FLOWER_PORT=str(flower),
+               WORKER_CONCURRENCY="1")
+    log = tmp_path / "make-dev.log"
+    proc = subprocess.Popen(["make", "dev"], cwd=ROOT, env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        yield proc, web, flower, log, tmp_path / "var"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def group_members(pgid: int) -> list[psutil.Process]:
+    """Live processes in a process group."""
+    found = []
+    for p in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(p.pid) == pgid and p.status() != psutil.STATUS_ZOMBIE:
+                found.append(p)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return found
+
+
+def test_make_dev_starts_everything_and_ctrl_c_stops_it(dev_stack):
+    proc, web, flower, log, var = dev_stack
+    base = f"http://127.0.0.1:{web}"
+    healthy = lambda: port_open(web) and fetch(base + "/healthz")[0] == 200  # noqa: E731
+    wait_for(lambda: proc.poll() is not None or healthy(), timeout=120, interval=0.5,
+             message="make dev to become healthy")
+    output = log.read_text()
+    assert proc.poll() is None, output
+    names = {m.group(1) for m in re.finditer(r"^\S+ system\s+\| (\w+)\.1 started", output, re.M)}
+    assert names == {"broker", "web", "worker", "beat", "flower"}, output
+    password = re.search(r"created user 'admin' with password: (\S+)", output).group(1)
+    _log_in(base, password)
+    wait_for(lambda: port_open(flower), timeout=30, message="flower")
+    assert fetch(f"http://127.0.0.1:{flower}/")[0] == 401
+    auth = b64encode((var / "flower.auth").read_bytes()).decode()
+    assert fetch(f"http://127.0.0.1:{flower}/workers", headers={"Authorization": "Basic " + auth})[0] == 200
+    members = group_members(proc.pid)
+    assert len(members) >= 6
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=30)
+    wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members),
+             timeout=20, message="every dev process to exit")
+
+
+def _log_in(base: str, password: str) -> None:
+    """Log in through the real form with the printed password; the dashboard must greet admin."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', fetch(base + "/login", opener)[1])
+    status, page = fetch(base + "/login", opener, {"username": "admin", "password": password,
+                                                   "csrf_token": token.group(1)})
+    assert status == 200 and "Welcome, admin (admin)" in page
+
+
+def test_the_embedded_broker_keeps_queued_work_across_a_restart(tmp_path):
+    port = free_port()
+    conf = write_config(tmp_path, port)
+    import redis
+
+    for attempt in range(2):
+        proc = subprocess.Popen([server_binary(), str(conf)], stdout=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: port_open(port), timeout=10, message="broker")
+            client = redis.Redis(port=port)
+            if attempt == 0:
+                client.lpush("queue", "job-1", "job-2")
+            else:
+                assert client.lrange("queue", 0, -1) == [b"job-2", b"job-1"]
+            client.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
