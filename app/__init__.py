@@ -42,11 +42,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach each area's blueprint, the error pages and the CLI."""
-    from app import auth, errors, ops, templating
+    from app import auth, deployments, errors, inventory, jobs, ops, templating
     from app.cli import users_cli
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(ops.bp)
+    for blueprint in (auth.bp, ops.bp, inventory.bp, deployments.bp, jobs.bp):
+        app.register_blueprint(blueprint)
     errors.register(app)
     templating.register(app)
     app.cli.add_command(users_cli)

@@ -112,3 +112,10 @@ class Config:
         self.HEALTH_TIMEOUT = float(env_int("HEALTH_TIMEOUT_MS", 1000, minimum=100)) / 1000
         self.PROXY_HOPS = env_int("PROXY_HOPS", 0)
         self.PER_PAGE = env_int("PER_PAGE", 50, minimum=5)
+        self.PLAYBOOKS_DIR = str(Path(env_str("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks"))).resolve())
+        self.ANSIBLE_HOST_KEY_CHECKING = env_bool("ANSIBLE_HOST_KEY_CHECKING", False)
+        self.TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
+        self.TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT", 30 * 60, minimum=2)
+        self.JOB_LOST_AFTER = env_int("JOB_LOST_AFTER", 90, minimum=10)
+        self.LOG_TAIL_LINES = env_int("LOG_TAIL_LINES", 500, minimum=50)
+        self.JOB_WORK_DIR = env_str("JOB_WORK_DIR")  # None: the system temp dir

@@ -5,3 +5,8 @@ from datetime import datetime, timezone
 def utcnow() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(timezone.utc)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Make a stored timestamp aware: SQLite hands back naive datetimes, which we stored as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

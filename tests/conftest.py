@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Iterator
 
@@ -10,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.services import embedded_broker, fresh_database, start_worker, stop_process, wait_for
+from tests.services import ROOT, embedded_broker, fresh_database, start_worker, stop_process, wait_for
 
 PASSWORD = "correct horse battery"
 ROLE_USERS = {"admin": "admin", "operator": "oper", "viewer": "viewer"}
@@ -20,9 +21,14 @@ ROLE_USERS = {"admin": "admin", "operator": "oper", "viewer": "viewer"}
 def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Start the broker and database; point this process (and children) at them."""
     tmp = tmp_path_factory.mktemp("services")
+    playbooks = tmp / "playbooks"
+    shutil.copytree(ROOT / "playbooks", playbooks)
+    shutil.copytree(ROOT / "tests" / "playbooks", playbooks / "tests")
     with embedded_broker(tmp / "broker") as redis_url, fresh_database(tmp) as db_url:
         env = {"REDIS_URL": redis_url, "DATABASE_URL": db_url, "VAR_DIR": str(tmp / "var"),
-               "SECRET_KEY": "test-secret", "HEALTH_TIMEOUT_MS": "1000"}
+               "SECRET_KEY": "test-secret", "HEALTH_TIMEOUT_MS": "1000", "PLAYBOOKS_DIR": str(playbooks),
+               "JOB_WORK_DIR": str(tmp / "jobs")}
+        (tmp / "jobs").mkdir()
         os.environ.update(env)
         yield {**os.environ, **env}
 

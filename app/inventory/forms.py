@@ -1,0 +1,59 @@
+"""Host, group and import forms."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectMultipleField, StringField, TextAreaField, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+
+from app.ansible.inventory import GROUP_NAME_RE, HOST_NAME_RE
+from app.yamltext import YamlTextError, parse_mapping
+
+
+class VariablesMixin:
+    """A YAML variables field that must parse as a mapping."""
+
+    def validate_variables(self, field: TextAreaField) -> None:
+        """Parse the variables; the error names the line."""
+        try:
+            self.parsed_variables = parse_mapping(field.data, "Variables")
+        except YamlTextError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class HostForm(VariablesMixin, FlaskForm):
+    """A host: name, how to reach it, variables, groups."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=255), Regexp(
+        HOST_NAME_RE.pattern, message="No spaces, commas, brackets, ':', '#' or '=' in a host name.")])
+    address = StringField("Address (IP or DNS name; empty: the name)", validators=[Optional(), Length(max=255)])
+    port = IntegerField("SSH port", validators=[Optional(), NumberRange(1, 65535)])
+    user = StringField("SSH user", validators=[Optional(), Length(max=64)])
+    variables = TextAreaField("Variables (YAML)")
+    groups = SelectMultipleField("Groups", choices=[])
+
+
+class GroupForm(VariablesMixin, FlaskForm):
+    """A group: name, variables, member hosts."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=255), Regexp(
+        GROUP_NAME_RE.pattern, message="Group names are letters, digits and _, not starting with a digit.")])
+    variables = TextAreaField("Variables (YAML)")
+    hosts = SelectMultipleField("Hosts", choices=[])
+
+
+class ImportForm(FlaskForm):
+    """An Ansible inventory, pasted or uploaded, INI or YAML."""
+
+    text = TextAreaField("Inventory (INI or YAML)")
+    upload = FileField("…or upload a file")
+    filename = StringField("Format hint", default="hosts")
+
+    def inventory_text(self) -> tuple[str, str]:
+        """The inventory's text and a file name that hints its format."""
+        if self.upload.data and getattr(self.upload.data, "filename", ""):
+            raw = self.upload.data.read(1_000_001)
+            if len(raw) > 1_000_000:
+                raise ValidationError("That file is over 1 MB; is it really an inventory?")
+            return raw.decode("utf-8", errors="replace"), self.upload.data.filename
+        return self.text.data or "", "hosts"

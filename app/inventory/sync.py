@@ -1,0 +1,87 @@
+"""Importing a parsed inventory: idempotent upserts that report what changed."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.extensions import db
+from app.models import Group, Host
+from app.models.inventory import group_by_name, host_by_name
+
+# Inventory variables that map onto Host columns.
+COLUMN_VARS = {"ansible_host": "address", "ansible_port": "port", "ansible_user": "user"}
+
+
+@dataclass
+class ImportReport:
+    """Names created, updated and unchanged, per kind."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the flash message."""
+        return (f"{len(self.created)} created, {len(self.updated)} updated, "
+                f"{len(self.unchanged)} unchanged")
+
+
+def import_inventory(parsed: dict[str, Any]) -> ImportReport:
+    """Create or update every host and group of a parsed inventory (never duplicates, never deletes)."""
+    report = ImportReport()
+    for name, data in parsed["hosts"].items():
+        _note(report, f"host {name}", *_upsert_host(name, dict(data.get("vars") or {})))
+    for name, data in parsed["groups"].items():
+        _note(report, f"group {name}", *_upsert_group(name, data, parsed))
+    return report
+
+
+def _note(report: ImportReport, label: str, created: bool, changed: bool) -> None:
+    """File a name under created/updated/unchanged."""
+    (report.created if created else report.updated if changed else report.unchanged).append(label)
+
+
+def _upsert_host(name: str, variables: dict[str, Any]) -> tuple[bool, bool]:
+    """Create or update one host; returns (created, changed)."""
+    host = host_by_name(name)
+    created = host is None
+    if created:
+        host = Host(name=name, variables={})
+        db.session.add(host)
+    wanted = {"address": variables.pop("ansible_host", None), "port": variables.pop("ansible_port", None),
+              "user": variables.pop("ansible_user", None), "variables": variables}
+    if wanted["port"] is not None:
+        wanted["port"] = int(wanted["port"])
+    changed = any(getattr(host, k) != v for k, v in wanted.items())
+    for key, value in wanted.items():
+        setattr(host, key, value)
+    return created, changed
+
+
+def _upsert_group(name: str, data: dict[str, Any], parsed: dict[str, Any]) -> tuple[bool, bool]:
+    """Create or update one group with its variables and members (children's hosts included)."""
+    group = group_by_name(name)
+    created = group is None
+    if created:
+        group = Group(name=name, variables={})
+        db.session.add(group)
+    db.session.flush()
+    members = {host_by_name(h) for h in _all_members(name, parsed)} - {None}
+    added = members - set(group.hosts)
+    changed = bool(added) or (group.variables or {}) != (data.get("vars") or {})
+    group.variables = data.get("vars") or {}
+    group.hosts.extend(sorted(added, key=lambda h: h.name))
+    return created, changed
+
+
+def _all_members(name: str, parsed: dict[str, Any], seen: set[str] | None = None) -> set[str]:
+    """A group's hosts plus its children's, recursively (Ansible's own semantics)."""
+    seen = seen or set()
+    if name in seen or name not in parsed["groups"]:
+        return set()
+    seen.add(name)
+    group = parsed["groups"][name]
+    members = set(group.get("hosts") or [])
+    for child in group.get("children") or []:
+        members |= _all_members(child, parsed, seen)
+    return members

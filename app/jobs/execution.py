@@ -1,0 +1,105 @@
+"""Running a job inside a worker: start (locks, guarded transition), log lines, heartbeat, finish."""
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import sqlalchemy as sa
+from billiard.exceptions import SoftTimeLimitExceeded
+from flask import current_app
+
+from app.extensions import db
+from app.jobs.service import kick_waiting
+from app.jobs.state import begin_running, cancel_requested, finish, heartbeat
+from app.models.job import FAILED, TIMED_OUT, Job, JobLine
+
+HEARTBEAT_EVERY = 5.0
+CANCEL_POLL_EVERY = 0.25
+
+
+@dataclass
+class Outcome:
+    """What the work function reports: a final status and column values (rc, error)."""
+
+    status: str
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+class JobContext:
+    """What the work function gets: ordered log lines, a cancel check and a heartbeat."""
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        last = db.session.scalar(sa.select(sa.func.max(JobLine.seq)).where(JobLine.job_id == job_id))
+        self._next_seq = (last or 0) + 1
+        self._last_beat = self._last_poll = 0.0
+        self._cancel = False
+
+    def write(self, lines: list[dict[str, Any]]) -> None:
+        """Append lines (dicts with text, and optionally event, host, task, failed) in one insert."""
+        rows = []
+        for line in lines:
+            rows.append({"job_id": self.job_id, "seq": self._next_seq, "text": line.get("text", ""),
+                         "event": (line.get("event") or "")[:64], "host": line.get("host"),
+                         "task": line.get("task"), "failed": bool(line.get("failed"))})
+            self._next_seq += 1
+        if rows:
+            db.session.execute(sa.insert(JobLine), rows)
+            db.session.commit()
+
+    def say(self, text: str, failed: bool = False) -> None:
+        """Append one line written by the dashboard itself (not by Ansible)."""
+        self.write([{"text": text + "\n", "event": "opsdash", "failed": failed}])
+
+    def should_cancel(self) -> bool:
+        """True once someone asked the job to stop (read from SQL at most every 0.25 s)."""
+        now = time.monotonic()
+        if not self._cancel and now - self._last_poll >= CANCEL_POLL_EVERY:
+            self._last_poll = now
+            self._cancel = cancel_requested(self.job_id)
+        return self._cancel
+
+    def beat(self) -> None:
+        """Refresh the heartbeat at most every few seconds."""
+        now = time.monotonic()
+        if now - self._last_beat >= HEARTBEAT_EVERY:
+            self._last_beat = now
+            heartbeat(self.job_id)
+
+
+Work = Callable[[Job, JobContext], Outcome]
+
+
+def run_job(job_id: int, worker: str, work: Work) -> str:
+    """Start the job if it may run, do the work, record the outcome; returns what happened."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        return "missing"
+    started = begin_running(job, worker)
+    if started == "waiting":  # the holder may have finished between our attempt and our commit
+        db.session.expire_all()
+        started = begin_running(db.session.get(Job, job_id), worker)
+    if started != "running":
+        return started
+    outcome = _do_work(db.session.get(Job, job_id), work)
+    finish(job_id, outcome.status, **outcome.values)
+    kick_waiting()
+    return outcome.status
+
+
+def _do_work(job: Job, work: Work) -> Outcome:
+    """Call the work function; turn its exceptions into a failed or timed-out outcome with a log line."""
+    ctx = JobContext(job.id)
+    try:
+        return work(job, ctx)
+    except SoftTimeLimitExceeded:
+        db.session.rollback()
+        ctx.say("The job hit its time limit and was stopped.", failed=True)
+        return Outcome(TIMED_OUT, {"error": "time limit reached"})
+    except Exception as exc:  # any bug or provider error must end the job, never leave it running
+        db.session.rollback()
+        current_app.logger.exception("job %s failed", job.id)
+        ctx.say("".join(traceback.format_exception_only(exc)).strip(), failed=True)
+        return Outcome(FAILED, {"error": f"{type(exc).__name__}: {exc}"[:2000]})

@@ -1,0 +1,109 @@
+"""The job page and its live fragment, history, cancel, relaunch and retry."""
+from __future__ import annotations
+
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from jinja2_fragments.flask import render_block
+from werkzeug.wrappers import Response
+
+from app.extensions import db, htmx
+from app.jobs import bp
+from app.jobs.queries import FILTERS, failed_hosts, get_job_or_404, history_query, lines_after, lines_before
+from app.jobs.service import cancel, copy_job, submit
+from app.models.job import STATUSES
+from app.security import role_required
+
+STOP_POLLING = 286  # htmx stops an `every` trigger when a poll answers 286
+
+
+@bp.get("/")
+@login_required
+def history() -> Response:
+    """All jobs, newest first, filterable; the rows refresh themselves while any is active."""
+    filters = {k: request.args.get(k, "").strip() for k in FILTERS}
+    page = db.paginate(history_query(filters), per_page=current_app.config["PER_PAGE"], error_out=False)
+    polling = any(job.active for job in page.items)
+    context = dict(page=page, filters=filters, statuses=STATUSES, polling=polling)
+    if htmx and request.args.get("fragment") == "rows":
+        resp = make_response(render_block("jobs/history.html", "rows", **context))
+        resp.status_code = 200 if polling else STOP_POLLING
+    else:
+        resp = make_response(render_template("jobs/history.html", **context))
+    resp.vary.add("HX-Request")
+    return resp
+
+
+@bp.get("/<int:job_id>")
+@login_required
+def detail(job_id: int) -> str:
+    """The job page: status, parameters, per-host results and the tail of the log."""
+    job = get_job_or_404(job_id)
+    lines, earlier = lines_before(job.id, None, current_app.config["LOG_TAIL_LINES"])
+    last_seq = lines[-1].seq if lines else 0
+    return render_template("jobs/job.html", job=job, lines=lines, earlier=earlier, last_seq=last_seq)
+
+
+@bp.get("/<int:job_id>/tail")
+@login_required
+def tail(job_id: int) -> Response:
+    """New lines after ?after=, plus the header when the status changed; 286 once the job has ended."""
+    job = get_job_or_404(job_id)
+    after = request.args.get("after", 0, type=int)
+    lines = lines_after(job.id, after)
+    last_seq = lines[-1].seq if lines else after
+    more = len(lines) == 2000
+    changed = request.args.get("status") != job.status or not job.active
+    resp = make_response(render_template("jobs/_tail.html", job=job, lines=lines, last_seq=last_seq,
+                                         changed=changed, keep_polling=job.active or more))
+    resp.status_code = 200 if (job.active or more) else STOP_POLLING
+    return resp
+
+
+@bp.get("/<int:job_id>/earlier")
+@login_required
+def earlier(job_id: int) -> str:
+    """Lines before ?before=, with a button for the ones before those."""
+    job = get_job_or_404(job_id)
+    lines, more = lines_before(job.id, request.args.get("before", type=int),
+                               current_app.config["LOG_TAIL_LINES"])
+    return render_template("jobs/_earlier.html", job=job, lines=lines, earlier=more)
+
+
+@bp.post("/<int:job_id>/cancel")
+@role_required("operator")
+def cancel_job(job_id: int) -> Response:
+    """Cancel: a queued job never starts; a running one is stopped by its worker."""
+    job = get_job_or_404(job_id)
+    outcome = cancel(job, current_user.username, request.form.get("reason"))
+    messages = {"canceled": f"Job #{job.id} canceled.", "stopping": f"Stopping job #{job.id}…",
+                None: f"Job #{job.id} had already ended."}
+    flash(messages[outcome], "success" if outcome else "info")
+    return redirect(url_for("jobs.detail", job_id=job.id))
+
+
+@bp.post("/<int:job_id>/relaunch")
+@role_required("operator")
+def relaunch(job_id: int) -> Response:
+    """Run the same job again with the same parameters."""
+    return _resubmit(get_job_or_404(job_id), {}, "relaunch")
+
+
+@bp.post("/<int:job_id>/retry-failed")
+@role_required("operator")
+def retry_failed(job_id: int) -> Response:
+    """Run the playbook again, limited to the hosts that failed or were unreachable."""
+    job = get_job_or_404(job_id)
+    hosts = failed_hosts(job.id)
+    if job.kind != "playbook" or not hosts:
+        flash("No host failed in that run, so there is nothing to retry.", "error")
+        return redirect(url_for("jobs.detail", job_id=job.id))
+    return _resubmit(job, {"limit": ",".join(hosts)}, "retry failed hosts")
+
+
+def _resubmit(job, changes: dict[str, object], why: str) -> Response:  # type: ignore[no-untyped-def]
+    """Submit a copy of `job` and go to its page (with the reason if queueing failed)."""
+    clone = copy_job(job, current_user.id, current_user.username, **changes)
+    queued = submit(clone, reason=f"{why} of job #{job.id}")
+    flash(f"Job #{clone.id} queued ({why} of #{job.id})." if queued else
+          f"Job #{clone.id} could not be queued: {clone.error}", "success" if queued else "error")
+    return redirect(url_for("jobs.detail", job_id=clone.id))
