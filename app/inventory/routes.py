@@ -55,8 +55,9 @@ def hosts() -> Response | tuple[str, int]:
 def host(host_id: int) -> Response | tuple[str, int]:
     """One host: edit it, see its jobs, run a playbook on it."""
     item = _get_or_404(Host, host_id)
-    form = HostForm(obj=item) if request.method == "POST" else HostForm(
-        obj=item, variables=dump_mapping(item.variables), groups=[g.name for g in item.groups])
+    form = HostForm() if request.method == "POST" else HostForm(data={
+        "name": item.name, "address": item.address, "port": item.port, "user": item.user,
+        "variables": dump_mapping(item.variables), "groups": [g.name for g in item.groups]})
     form.groups.choices = _names(Group)
     if request.method == "POST":
         return _save_host(item, form, "inventory/host.html")
@@ -115,8 +116,8 @@ def groups() -> Response | tuple[str, int]:
 def group(group_id: int) -> Response | tuple[str, int]:
     """One group: edit it, see its jobs, run a playbook on it."""
     item = _get_or_404(Group, group_id)
-    form = GroupForm(obj=item) if request.method == "POST" else GroupForm(
-        obj=item, variables=dump_mapping(item.variables), hosts=[h.name for h in item.hosts])
+    form = GroupForm() if request.method == "POST" else GroupForm(data={
+        "name": item.name, "variables": dump_mapping(item.variables), "hosts": [h.name for h in item.hosts]})
     form.hosts.choices = _names(Host)
     if request.method == "POST":
         return _save_group(item, form, "inventory/group.html")
