@@ -69,3 +69,20 @@ def test_a_late_worker_cannot_overwrite_a_final_status(app):
         assert finish(job.id, "successful") is False
         assert db.session.get(Job, job.id).status == "lost"
         assert request_cancel(job.id, "oper") is None
+
+
+def test_a_run_that_hits_its_soft_limit_is_stopped_and_marked_timed_out(app, worker):
+    add_hosts(app, "slow-01")
+    with app.app_context():
+        job = Job(kind="playbook", name="tests/sleep.yml", created_by="oper", soft_time_limit=3, time_limit=70,
+                  params={"playbook": "tests/sleep.yml", "extra_vars": {"seconds": "39.871"}})
+        job.targets = [JobTarget(kind="host", name="slow-01")]
+        submit(job)
+        job_id = job.id
+    job = wait_status(app, job_id, timeout=30)
+    assert job.status == "timed_out" and job.error == "Stopped at its time limit of 1 min"
+    assert (job.finished_at - job.started_at).total_seconds() < 15
+    wait_for(lambda: not [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[:2] == ["sleep", "39.871"]],
+             timeout=5, message="no sleep left behind")
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(TargetLock)) == 0

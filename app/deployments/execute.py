@@ -27,7 +27,7 @@ def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
     ctx.say(f"Running {playbook.name} on {len(hosts)} host(s): {', '.join(hosts)}")
     work_dir = tempfile.mkdtemp(prefix=f"opsdash-job-{job.id}-", dir=cfg["JOB_WORK_DIR"])
     try:
-        result = run_playbook(spec, work_dir, on_events=lambda events: ctx.write(_lines(events)),
+        result = run_playbook(spec, work_dir, on_events=lambda events: ctx.write(job_lines(events)),
                               should_cancel=ctx.should_cancel, on_tick=ctx.beat)
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -64,7 +64,7 @@ def run_inventory(host_names: list[str], ctx: JobContext | None = None) -> dict[
     return inventory
 
 
-def _lines(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def job_lines(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Runner events with output, as job lines."""
     return [{"text": e["stdout"], "event": e["event"], "host": e.get("host"), "task": e.get("task"),
              "failed": e.get("failed")} for e in events if e.get("stdout")]
