@@ -30,7 +30,7 @@ def test_it_logs_in_and_out_and_audits_both(app, client, auth):
     resp = auth.login("operator")
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
     page = client.get("/").get_data(as_text=True)
-    assert "Welcome, oper (operator)" in page
+    assert "Log out oper" in page and "Running now" in page
     resp = auth.post("/logout")
     assert resp.status_code == 302 and resp.headers["Location"] == "/login"
     assert client.get("/").status_code == 302

@@ -113,3 +113,13 @@ def test_history_filters_and_refreshes_only_while_jobs_are_active(app, viewer):
     resp = viewer.get("/jobs/?fragment=rows", headers={"HX-Request": "true"})
     assert resp.status_code == 200 and 'id="job-rows"' in resp.get_data(as_text=True)
     assert "No jobs match." in viewer.get("/jobs/?user=nobody").get_data(as_text=True)
+
+
+def test_the_dashboard_lists_running_jobs_and_stops_refreshing_when_none_are(app, viewer):
+    resp = viewer.get("/?fragment=active", headers={"HX-Request": "true"})
+    assert resp.status_code == 286 and "Nothing is running." in resp.get_data(as_text=True)
+    job_id = make_job(app)
+    page = viewer.get("/").get_data(as_text=True)
+    assert f"#{job_id} tests/echo.yml" in page and 'hx-trigger="every 3s"' in page
+    resp = viewer.get("/?fragment=active", headers={"HX-Request": "true"})
+    assert resp.status_code == 200 and "<html" not in resp.get_data(as_text=True)
