@@ -7,11 +7,11 @@ export FLASK_APP := wsgi
 VAR_DIR ?= $(CURDIR)/var
 export VAR_DIR
 # Processes honcho starts; the embedded broker only when no REDIS_URL is given.
-PROCS  := $(if $(REDIS_URL),web worker beat flower,broker web worker beat flower)
+PROCS  := $(if $(REDIS_URL),web worker vmworker beat flower,broker web worker vmworker beat flower)
 
 .PHONY: dev test setup system-deps db bench clean help
 help:
-	@echo "make dev    install what is missing, migrate, start web+worker+beat+flower(+broker)"
+	@echo "make dev    install what is missing, migrate, start web, workers, beat, flower (and the broker)"
 	@echo "make test   install what is missing, run the whole test suite"
 	@echo "make bench  run the benchmarks"
 
@@ -37,6 +37,7 @@ db: setup
 	@$(if $(REDIS_URL),,$(BIN)/python -m app.devbroker prepare)
 	@$(BIN)/flask db upgrade
 	@$(BIN)/flask users bootstrap
+	@$(BIN)/flask providers bootstrap
 
 $(VAR_DIR)/flower.auth:
 	@mkdir -p $(VAR_DIR)

@@ -40,6 +40,7 @@ result_backend_transport_options = {"visibility_timeout": task_time_limit + 600}
 # Beat only ticks housekeeping; the reaper also re-queues jobs that wait for a lock.
 beat_schedule = {
     "reap-lost-jobs": {"task": "app.tasks.ops.reap", "schedule": env_int("REAPER_INTERVAL", 30, minimum=5)},
+    "reconcile-vms": {"task": "app.tasks.vms.reconcile", "schedule": env_int("VM_RECONCILE_INTERVAL", 60, minimum=5)},
 }
 # Fail fast when the broker is down at submit time: the job is marked "failed to queue" at once.
 task_publish_retry_policy = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}

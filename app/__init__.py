@@ -42,11 +42,12 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     """Attach each area's blueprint, the error pages and the CLI."""
-    from app import auth, deployments, errors, inventory, jobs, ops, templating
-    from app.cli import users_cli
+    from app import auth, deployments, errors, inventory, jobs, ops, templating, vms
+    from app.cli import providers_cli, users_cli
 
-    for blueprint in (auth.bp, ops.bp, inventory.bp, deployments.bp, jobs.bp):
+    for blueprint in (auth.bp, ops.bp, inventory.bp, deployments.bp, jobs.bp, vms.bp):
         app.register_blueprint(blueprint)
     errors.register(app)
     templating.register(app)
     app.cli.add_command(users_cli)
+    app.cli.add_command(providers_cli)

@@ -84,3 +84,36 @@ def _set_password(user: User, password: str) -> None:
         user.set_password(password)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+providers_cli = AppGroup("providers", help="Hypervisors for VMs.")
+
+
+@providers_cli.command("add")
+@click.argument("name")
+@click.argument("uri")
+@click.option("--queue", help="Queue for this hypervisor's VM jobs (default: vms).")
+def add_provider(name: str, uri: str, queue: str | None) -> None:
+    """Add a hypervisor (e.g. `flask providers add hv1 qemu+ssh://hv1/system --queue hv1`)."""
+    from app.models import Provider
+
+    if db.session.scalar(sa.select(Provider).where(Provider.name == name)):
+        raise click.ClickException(f"hypervisor {name!r} already exists")
+    db.session.add(Provider(name=name, uri=uri, queue=queue))
+    audit("provider.create", target=name, actor="cli", uri=uri, queue=queue)
+    db.session.commit()
+    click.echo(f"added {name} ({uri})")
+
+
+@providers_cli.command("bootstrap")
+@click.option("--uri", default="test:///default", show_default=True)
+def bootstrap_provider(uri: str) -> None:
+    """Add a 'local' hypervisor when there is none (make dev uses libvirt's in-process test driver)."""
+    from app.models import Provider
+
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Provider)):
+        return
+    db.session.add(Provider(name="local", uri=uri))
+    audit("provider.create", target="local", actor="bootstrap", uri=uri)
+    db.session.commit()
+    click.echo(f"  Added hypervisor 'local' ({uri}).")

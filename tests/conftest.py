@@ -48,17 +48,43 @@ def app(service_env: dict[str, str]) -> Iterator[Flask]:
 
 @pytest.fixture(scope="session")
 def worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real prefork Celery worker on every queue; yields its log path."""
+    """A real prefork Celery worker on the default and ansible queues; yields its log path."""
     log = tmp_path_factory.mktemp("worker") / "worker.log"
-    proc = start_worker(service_env, log)
+    proc = start_worker(service_env, log, queues="default,ansible")
     celery = app.extensions["celery"]
     try:
-        wait_for(lambda: proc.poll() is not None or celery.control.inspect(timeout=0.5).ping(),
+        wait_for(lambda: proc.poll() is not None or celery.control.inspect(destination=[_host("test")],
+                                                                           timeout=0.5).ping(),
                  timeout=60, message="the Celery worker to answer ping")
         assert proc.poll() is None, log.read_text()
         yield str(log)
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def vm_worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The VM worker as `make dev` runs it (threads pool on `vms`: one libvirt connection per process),
+    plus tests.libvirt_tasks, which lets a test change libvirt behind the dashboard's back."""
+    log = tmp_path_factory.mktemp("vm-worker") / "worker.log"
+    proc = start_worker(service_env, log, queues="vms", pool="threads", concurrency=4, name="vms",
+                        include="tests.libvirt_tasks")
+    celery = app.extensions["celery"]
+    try:
+        wait_for(lambda: proc.poll() is not None or celery.control.inspect(destination=[_host("vms")],
+                                                                           timeout=0.5).ping(),
+                 timeout=60, message="the VM worker to answer ping")
+        assert proc.poll() is None, log.read_text()
+        yield str(log)
+    finally:
+        stop_process(proc)
+
+
+def _host(name: str) -> str:
+    """The node name Celery gives a worker started with --hostname name@%h."""
+    import socket
+
+    return f"{name}@{socket.gethostname()}"
 
 
 @pytest.fixture(autouse=True)

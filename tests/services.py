@@ -80,12 +80,15 @@ def fresh_database(tmp: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_worker(env: dict[str, str], log: Path, queues: str = "default,ansible,vms",
-                 concurrency: int = 2, name: str = "test") -> subprocess.Popen:
-    """Start a real prefork Celery worker on the given queues."""
-    cmd = [sys.executable, "-m", "celery", "-A", "wsgi", "worker", "--pool", "prefork",
+def start_worker(env: dict[str, str], log: Path, queues: str = "default,ansible",
+                 concurrency: int = 2, name: str = "test", pool: str = "prefork",
+                 include: str | None = None) -> subprocess.Popen:
+    """Start a real Celery worker (prefork unless told otherwise) on the given queues."""
+    cmd = [sys.executable, "-m", "celery", "-A", "wsgi", "worker", "--pool", pool,
            "--concurrency", str(concurrency), "--queues", queues, "--hostname", f"{name}@%h",
            "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+    if include:
+        cmd += ["--include", include]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
                             start_new_session=True)
 

@@ -12,7 +12,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.jobs.service import kick_waiting
-from app.jobs.state import begin_running, cancel_requested, finish, heartbeat
+from app.jobs.state import begin_running, cancel_requested, finish, heartbeat, requeue
 from app.models.job import FAILED, TIMED_OUT, Job, JobLine
 
 HEARTBEAT_EVERY = 5.0
@@ -72,8 +72,11 @@ class JobContext:
 Work = Callable[[Job, JobContext], Outcome]
 
 
-def run_job(job_id: int, worker: str, work: Work) -> str:
-    """Start the job if it may run, do the work, record the outcome; returns what happened."""
+def run_job(job_id: int, worker: str, work: Work, retry_on: tuple[type[Exception], ...] = ()) -> str:
+    """Start the job if it may run, do the work, record the outcome; returns what happened.
+
+    An exception in `retry_on` puts the job back to queued (locks freed) and propagates, so the
+    Celery task can schedule its retry."""
     job = db.session.get(Job, job_id)
     if job is None:
         return "missing"
@@ -83,17 +86,24 @@ def run_job(job_id: int, worker: str, work: Work) -> str:
         started = begin_running(db.session.get(Job, job_id), worker)
     if started != "running":
         return started
-    outcome = _do_work(db.session.get(Job, job_id), work)
+    try:
+        outcome = _do_work(db.session.get(Job, job_id), work, retry_on)
+    except retry_on:
+        requeue(job_id)
+        raise
     finish(job_id, outcome.status, **outcome.values)
     kick_waiting()
     return outcome.status
 
 
-def _do_work(job: Job, work: Work) -> Outcome:
+def _do_work(job: Job, work: Work, retry_on: tuple[type[Exception], ...]) -> Outcome:
     """Call the work function; turn its exceptions into a failed or timed-out outcome with a log line."""
     ctx = JobContext(job.id)
     try:
         return work(job, ctx)
+    except retry_on:
+        db.session.rollback()
+        raise
     except SoftTimeLimitExceeded:
         db.session.rollback()
         ctx.say("The job hit its time limit and was stopped.", failed=True)

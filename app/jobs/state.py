@@ -78,6 +78,14 @@ def finish(job_id: int, status: str, **values: Any) -> bool:
     return ended
 
 
+def requeue(job_id: int) -> bool:
+    """Put a running job back to queued (for a retry) and free its locks."""
+    requeued = transition(job_id, (RUNNING,), QUEUED, worker=None)
+    release_locks(job_id)
+    db.session.commit()
+    return requeued
+
+
 def request_cancel(job_id: int, by: str) -> str | None:
     """Cancel a job: a queued/waiting one ends now, a running one is flagged for its worker."""
     if transition(job_id, (QUEUED, WAITING), CANCELED, cancel_requested=True, canceled_by=by,
