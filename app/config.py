@@ -119,3 +119,4 @@ class Config:
         self.JOB_LOST_AFTER = env_int("JOB_LOST_AFTER", 90, minimum=10)
         self.LOG_TAIL_LINES = env_int("LOG_TAIL_LINES", 500, minimum=50)
         self.JOB_WORK_DIR = env_str("JOB_WORK_DIR")  # None: the system temp dir
+        self.FLOWER_URL = env_str("FLOWER_URL", f"http://127.0.0.1:{env_int('FLOWER_PORT', 5555, minimum=1)}/")

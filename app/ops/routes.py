@@ -14,6 +14,7 @@ from app.models import AuditEvent, Job
 from app.models.job import ACTIVE, TERMINAL
 from app.ops import bp
 from app.ops.health import health
+from app.ops.workers import queue_lengths, queue_names, queue_rows, worker_overview
 from app.security import role_required
 
 
@@ -38,6 +39,34 @@ def healthz() -> tuple[Response, int]:
     """JSON health of database, broker and workers: 200 when all are fine, else 503."""
     result = health(current_app.extensions["celery"], current_app.config["HEALTH_TIMEOUT"])
     return jsonify(result), 200 if result["ok"] else 503
+
+
+@bp.get("/workers")
+@login_required
+def workers() -> str:
+    """Workers (pool, queues, what they run now) and queue lengths; Flower has the full picture."""
+    celery = current_app.extensions["celery"]
+    timeout = current_app.config["HEALTH_TIMEOUT"]
+    try:
+        nodes, lengths, error = worker_overview(celery, timeout), queue_lengths(celery, queue_names(celery)), None
+    except Exception as exc:  # broker down: say so on the page instead of failing it
+        nodes, lengths, error = [], {}, f"The broker did not answer: {type(exc).__name__}: {exc}"
+    return render_template("ops/workers.html", nodes=nodes, queues=queue_rows(nodes, lengths), error=error,
+                           rq_queues=_rq_overview(), flower_url=current_app.config["FLOWER_URL"])
+
+
+def _rq_overview() -> list[dict[str, object]]:
+    """The RQ-compatible API's queues, when any exist."""
+    try:
+        from redis import Redis
+
+        from app.tasks.rq_compat import queue_overview
+    except ImportError:
+        return []
+    try:
+        return queue_overview(Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2))
+    except Exception:  # the broker is down; the page already says so
+        return []
 
 
 @bp.get("/audit")
