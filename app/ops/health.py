@@ -23,7 +23,7 @@ def check_broker(celery: Celery, timeout: float) -> dict[str, Any]:
     """Open a connection to the broker once, with a short timeout."""
     try:
         with celery.connection_for_write() as conn:
-            conn.ensure_connection(max_retries=1, timeout=timeout)
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
         return {"ok": True}
     except Exception as exc:  # kombu raises several types; all mean "unreachable"
         return {"ok": False, "error": type(exc).__name__ + ": " + str(exc)}
