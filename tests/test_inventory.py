@@ -126,3 +126,15 @@ def test_it_deletes_a_host_and_audits_it(app, auth):
     with app.app_context():
         actions = list(db.session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.id)))
     assert actions[-2:] == ["host.save", "host.delete"]
+
+
+def test_viewers_cannot_delete_hosts_or_groups(app, auth):
+    auth.login("operator")
+    host_url = auth.post("/hosts", {"name": "keep-01"}).headers["Location"]
+    group_url = auth.post("/groups", {"name": "keepers"}).headers["Location"]
+    auth.post("/logout")
+    auth.login("viewer")
+    assert auth.post(host_url + "/delete").status_code == 403
+    assert auth.post(group_url + "/delete").status_code == 403
+    hosts, groups = hosts_and_groups(app)
+    assert "keep-01" in hosts and "keepers" in groups

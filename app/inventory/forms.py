@@ -7,6 +7,8 @@ from wtforms import IntegerField, SelectMultipleField, StringField, TextAreaFiel
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from app.ansible.inventory import GROUP_NAME_RE, HOST_NAME_RE
+from app.models import Group, Host
+from app.models.inventory import group_by_name, host_by_name
 from app.yamltext import YamlTextError, parse_mapping
 
 
@@ -32,6 +34,13 @@ class HostForm(VariablesMixin, FlaskForm):
     variables = TextAreaField("Variables (YAML)")
     groups = SelectMultipleField("Groups", choices=[])
 
+    def apply(self, host: Host) -> dict[str, object]:
+        """Copy the form onto the host; return what the audit log should record."""
+        host.name, host.address, host.port = self.name.data, self.address.data or None, self.port.data
+        host.user, host.variables = self.user.data or None, self.parsed_variables
+        host.groups = [g for g in (group_by_name(n) for n in self.groups.data) if g]
+        return {"groups": self.groups.data}
+
 
 class GroupForm(VariablesMixin, FlaskForm):
     """A group: name, variables, member hosts."""
@@ -40,6 +49,17 @@ class GroupForm(VariablesMixin, FlaskForm):
         GROUP_NAME_RE.pattern, message="Group names are letters, digits and _, not starting with a digit.")])
     variables = TextAreaField("Variables (YAML)")
     hosts = SelectMultipleField("Hosts", choices=[])
+
+    def validate_name(self, field: StringField) -> None:
+        """Ansible defines these two itself."""
+        if field.data in ("all", "ungrouped"):
+            raise ValidationError("“all” and “ungrouped” are Ansible's own groups.")
+
+    def apply(self, group: Group) -> dict[str, object]:
+        """Copy the form onto the group; return what the audit log should record."""
+        group.name, group.variables = self.name.data, self.parsed_variables
+        group.hosts = [h for h in (host_by_name(n) for n in self.hosts.data) if h]
+        return {"hosts": self.hosts.data}
 
 
 class ImportForm(FlaskForm):

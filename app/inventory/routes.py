@@ -19,6 +19,9 @@ from app.security import role_required
 from app.yamltext import dump_mapping
 
 
+KINDS = {"host": (Host, host_by_name), "group": (Group, group_by_name)}
+
+
 def _get_or_404(model: type, object_id: int):  # type: ignore[no-untyped-def]
     """The row, or 404."""
     row = db.session.get(model, object_id)
@@ -45,7 +48,7 @@ def hosts() -> Response | tuple[str, int]:
     form = HostForm()
     form.groups.choices = _names(Group)
     if request.method == "POST":
-        return _save_host(None, form, "inventory/hosts.html")
+        return _save("host", None, form, "inventory/hosts.html")
     rows = db.session.scalars(sa.select(Host).order_by(Host.name)).all()
     return render_template("inventory/hosts.html", hosts=rows, form=form), 200
 
@@ -60,43 +63,48 @@ def host(host_id: int) -> Response | tuple[str, int]:
         "variables": dump_mapping(item.variables), "groups": [g.name for g in item.groups]})
     form.groups.choices = _names(Group)
     if request.method == "POST":
-        return _save_host(item, form, "inventory/host.html")
+        return _save("host", item, form, "inventory/host.html")
     return render_template("inventory/host.html", host=item, form=form, jobs=_recent_jobs("host", item.name)), 200
 
 
 @role_required("operator")
-def _save_host(item: Host | None, form: HostForm, template: str) -> Response | tuple[str, int]:
-    """Validate and store a host (new when item is None)."""
+def _save(kind: str, item: Host | Group | None, form: HostForm | GroupForm,
+          template: str) -> Response | tuple[str, int]:
+    """Validate and store a host or group (new when item is None); names stay unique."""
+    model, by_name = KINDS[kind]
     if form.validate_on_submit():
-        other = host_by_name(form.name.data)
+        other = by_name(form.name.data)
         if other is not None and other is not item:
-            form.name.errors.append("Another host has that name.")
+            form.name.errors.append(f"Another {kind} has that name.")
         else:
-            item = item or Host(variables={})
+            item = item or model(variables={})
             db.session.add(item)
-            item.name, item.address, item.port = form.name.data, form.address.data or None, form.port.data
-            item.user, item.variables = form.user.data or None, form.parsed_variables
-            item.groups = [g for g in (group_by_name(n) for n in form.groups.data) if g]
+            detail = form.apply(item)
             db.session.flush()
-            audit("host.save", target=item.name, groups=form.groups.data)
+            audit(f"{kind}.save", target=item.name, **detail)
             db.session.commit()
-            flash(f"Host {item.name} saved.", "success")
-            return redirect(url_for("inventory.host", host_id=item.id))
-    rows = db.session.scalars(sa.select(Host).order_by(Host.name)).all()
-    jobs = _recent_jobs("host", item.name) if item else []
-    return render_template(template, hosts=rows, host=item, form=form, jobs=jobs), 400
+            flash(f"{kind.capitalize()} {item.name} saved.", "success")
+            return redirect(url_for(f"inventory.{kind}", **{f"{kind}_id": item.id}))
+    rows = db.session.scalars(sa.select(model).order_by(model.name)).all()
+    jobs = _recent_jobs(kind, item.name) if item else []
+    return render_template(template, **{f"{kind}s": rows, kind: item}, form=form, jobs=jobs), 400
+
+
+def _delete(kind: str, object_id: int, note: str) -> Response:
+    """Delete a host or group and audit it."""
+    item = _get_or_404(KINDS[kind][0], object_id)
+    audit(f"{kind}.delete", target=item.name, reason=request.form.get("reason"))
+    db.session.delete(item)
+    db.session.commit()
+    flash(f"{kind.capitalize()} {item.name} deleted{note}.", "success")
+    return redirect(url_for(f"inventory.{kind}s"))
 
 
 @bp.post("/hosts/<int:host_id>/delete")
 @role_required("operator")
 def host_delete(host_id: int) -> Response:
     """Delete a host (its past jobs keep their records)."""
-    item = _get_or_404(Host, host_id)
-    audit("host.delete", target=item.name, reason=request.form.get("reason"))
-    db.session.delete(item)
-    db.session.commit()
-    flash(f"Host {item.name} deleted.", "success")
-    return redirect(url_for("inventory.hosts"))
+    return _delete("host", host_id, "")
 
 
 @bp.route("/groups", methods=["GET", "POST"])
@@ -106,7 +114,7 @@ def groups() -> Response | tuple[str, int]:
     form = GroupForm()
     form.hosts.choices = _names(Host)
     if request.method == "POST":
-        return _save_group(None, form, "inventory/groups.html")
+        return _save("group", None, form, "inventory/groups.html")
     rows = db.session.scalars(sa.select(Group).order_by(Group.name)).all()
     return render_template("inventory/groups.html", groups=rows, form=form), 200
 
@@ -120,45 +128,16 @@ def group(group_id: int) -> Response | tuple[str, int]:
         "name": item.name, "variables": dump_mapping(item.variables), "hosts": [h.name for h in item.hosts]})
     form.hosts.choices = _names(Host)
     if request.method == "POST":
-        return _save_group(item, form, "inventory/group.html")
+        return _save("group", item, form, "inventory/group.html")
     return render_template("inventory/group.html", group=item, form=form,
                            jobs=_recent_jobs("group", item.name)), 200
-
-
-@role_required("operator")
-def _save_group(item: Group | None, form: GroupForm, template: str) -> Response | tuple[str, int]:
-    """Validate and store a group (new when item is None)."""
-    if form.validate_on_submit():
-        other = group_by_name(form.name.data)
-        if other is not None and other is not item:
-            form.name.errors.append("Another group has that name.")
-        elif form.name.data in ("all", "ungrouped"):
-            form.name.errors.append("“all” and “ungrouped” are Ansible's own groups.")
-        else:
-            item = item or Group(variables={})
-            db.session.add(item)
-            item.name, item.variables = form.name.data, form.parsed_variables
-            item.hosts = [h for h in (host_by_name(n) for n in form.hosts.data) if h]
-            db.session.flush()
-            audit("group.save", target=item.name, hosts=form.hosts.data)
-            db.session.commit()
-            flash(f"Group {item.name} saved.", "success")
-            return redirect(url_for("inventory.group", group_id=item.id))
-    rows = db.session.scalars(sa.select(Group).order_by(Group.name)).all()
-    jobs = _recent_jobs("group", item.name) if item else []
-    return render_template(template, groups=rows, group=item, form=form, jobs=jobs), 400
 
 
 @bp.post("/groups/<int:group_id>/delete")
 @role_required("operator")
 def group_delete(group_id: int) -> Response:
     """Delete a group (its hosts stay)."""
-    item = _get_or_404(Group, group_id)
-    audit("group.delete", target=item.name, reason=request.form.get("reason"))
-    db.session.delete(item)
-    db.session.commit()
-    flash(f"Group {item.name} deleted.", "success")
-    return redirect(url_for("inventory.groups"))
+    return _delete("group", group_id, "; its hosts stay")
 
 
 @bp.route("/inventory/import", methods=["GET", "POST"])
