@@ -199,12 +199,19 @@ class ProcessTree:
             self._done = gone or time.monotonic() >= (self._deadline or 0)
         return self._done
 
-    def reap(self) -> None:
-        """Terminate, then kill, every remembered process or process mentioning the job dir."""
-        self._remember()
-        procs = {p.pid: p for p in _cmdline_mentions(self._marker)}
-        procs.update(self._known)
-        terminate_all(list(procs.values()), self._grace)
+    def reap(self, rounds: int = 5) -> None:
+        """Terminate, then kill, every remembered process or process mentioning the job dir.
+
+        Repeated: a dying ansible-playbook can still fork a worker while we wait for it, and that
+        orphan would otherwise outlive the job."""
+        for _ in range(rounds):
+            self._remember()
+            procs = {p.pid: p for p in _cmdline_mentions(self._marker)}
+            procs.update(self._known)
+            alive = [p for p in procs.values() if _alive(p)]
+            if not alive:
+                return
+            terminate_all(alive, self._grace)
 
     def _remember(self) -> None:
         """Add current descendants of every known process (new workers, modules, commands)."""
