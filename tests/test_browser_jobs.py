@@ -6,7 +6,6 @@ import pytest
 from tests.browser import VIEWPORTS, PageWatch, live_server
 from tests.conftest import PASSWORD
 from tests.jobs_helpers import add_hosts
-from tests.test_browser_smoke import browser  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -18,7 +17,7 @@ def server(app, service_env, users, worker, tmp_path):
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
-def test_it_runs_a_playbook_and_streams_its_log(browser, server, app, output_dir, viewport):  # noqa: F811
+def test_it_runs_a_playbook_and_streams_its_log(browser, server, app, output_dir, viewport):
     add_hosts(app, "web-01", "web-02", group="web")
     context = browser.new_context(viewport=VIEWPORTS[viewport])
     page = context.new_page()

@@ -1,26 +1,12 @@
 """Log in with a real Chromium at desktop and phone sizes; no console errors, no failed requests."""
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORTS, PageWatch, live_server
+from tests.browser import VIEWPORTS, PageWatch, live_server
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs the chromium package (needs root or sudo)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from app.extensions import db
 from app.models import Provider
 from tests.browser import VIEWPORTS, PageWatch, live_server
 from tests.conftest import PASSWORD
-from tests.test_browser_smoke import browser  # noqa: F401  (the shared Chromium fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -21,7 +20,7 @@ def server(app, service_env, users, vm_worker, tmp_path):
         yield url
 
 
-def test_on_call_creates_and_restarts_a_vm_from_a_phone(browser, server, output_dir):  # noqa: F811
+def test_on_call_creates_and_restarts_a_vm_from_a_phone(browser, server, output_dir):
     context = browser.new_context(viewport=VIEWPORTS["phone"], is_mobile=True, has_touch=True)
     page = context.new_page()
     watch = PageWatch(page)

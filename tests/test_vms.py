@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import VM, AuditEvent, Job, Provider, TargetLock
-from tests.jobs_helpers import job_row, job_text, wait_status
+from tests.jobs_helpers import job_text, wait_status
 
 pytestmark = pytest.mark.usefixtures("vm_worker")
 URI = "test:///default"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import VM, Provider, TargetLock
+from app.models import Provider, TargetLock
 from app.models.audit import audit
 from app.providers.base import ProviderError
 from app.providers.registry import provider_for
