@@ -44,6 +44,18 @@ def env_bool(name: str, default: bool) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a yes/no value (use 1/0, true/false)")
 
 
+def env_timezone(name: str, default: str) -> str:
+    """An IANA time zone name such as UTC or America/Bogota."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = env_str(name, default) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={value!r} is not a time zone name (e.g. UTC, America/Bogota)") from None
+    return value
+
+
 def var_dir() -> Path:
     """Directory for local state (SQLite file, embedded broker, secrets)."""
     path = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -102,7 +114,7 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = redis_url()
-        self.CELERY_TIMEZONE = env_str("CELERY_TIMEZONE", "UTC")
+        self.CELERY_TIMEZONE = env_timezone("CELERY_TIMEZONE", "UTC")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from app.config import ConfigError, env_bool, env_int
+from app.config import ConfigError, env_bool, env_int, env_timezone
 from app.extensions import db
 
 
@@ -42,8 +42,21 @@ def test_htmx_is_served_from_our_own_static_files(client):
     ("X_INT", "ten", lambda: env_int("X_INT", 1), "X_INT='ten' is not a whole number"),
     ("X_INT", "-3", lambda: env_int("X_INT", 1, minimum=0), "X_INT=-3 must be at least 0"),
     ("X_BOOL", "maybe", lambda: env_bool("X_BOOL", False), "X_BOOL='maybe' is not a yes/no value"),
+    ("X_TZ", "Mars/Olympus", lambda: env_timezone("X_TZ", "UTC"), "X_TZ='Mars/Olympus' is not a time zone name"),
 ])
 def test_bad_settings_fail_loudly_with_the_variable_named(monkeypatch, name, value, call, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         call()
+
+
+def test_times_show_in_the_configured_time_zone(monkeypatch, service_env):
+    from datetime import datetime, timezone
+
+    from app import create_app
+
+    monkeypatch.setenv("CELERY_TIMEZONE", "America/Bogota")
+    bogota = create_app({"TESTING": True})
+    assert bogota.extensions["celery"].conf.timezone == "America/Bogota"
+    shown = bogota.jinja_env.filters["dt"](datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc))
+    assert shown == "2026-01-01 07:00:00"
