@@ -60,3 +60,9 @@ def test_times_show_in_the_configured_time_zone(monkeypatch, service_env):
     assert bogota.extensions["celery"].conf.timezone == "America/Bogota"
     shown = bogota.jinja_env.filters["dt"](datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc))
     assert shown == "2026-01-01 07:00:00"
+
+
+def test_pages_carry_security_headers(client):
+    resp = client.get("/login")
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["X-Content-Type-Options"] == "nosniff"

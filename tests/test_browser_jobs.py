@@ -46,5 +46,11 @@ def test_it_runs_a_playbook_and_streams_its_log(browser, server, app, output_dir
     assert tails[-1] == 286
     page.wait_for_timeout(2500)  # a stopped poll stays stopped: nothing to wait on but time itself
     assert len(tails) == polls
+    first_url = page.url
+    page.once("dialog", lambda dialog: dialog.accept())  # the confirmation step
+    page.get_by_role("button", name="Relaunch").click()
+    page.wait_for_url(lambda url: url != first_url and "/jobs/" in url)
+    assert "queued (relaunch of" in page.locator(".flash").inner_text()
+    page.locator("#job-header .status-successful").wait_for(timeout=60000)
     assert watch.problems == [], watch.problems
     context.close()
