@@ -44,6 +44,7 @@ def _register_blueprints(app: Flask) -> None:
     """Attach each area's blueprint, the error pages and the CLI."""
     from app import auth, deployments, errors, inventory, jobs, ops, templating, vms
     from app.cli import providers_cli, users_cli
+    from app.tasks.rq_compat.cli import rq_cli
 
     for blueprint in (auth.bp, ops.bp, inventory.bp, deployments.bp, jobs.bp, vms.bp):
         app.register_blueprint(blueprint)
@@ -51,3 +52,4 @@ def _register_blueprints(app: Flask) -> None:
     templating.register(app)
     app.cli.add_command(users_cli)
     app.cli.add_command(providers_cli)
+    app.cli.add_command(rq_cli)

@@ -35,13 +35,15 @@ def queue_names(celery: Celery) -> list[str]:
 
 
 def queue_lengths(celery: Celery, names: list[str]) -> dict[str, int | None]:
-    """Messages waiting in each queue (None when the broker cannot say)."""
+    """Messages waiting in each queue, every priority level counted (None when the broker cannot say)."""
     lengths: dict[str, int | None] = {}
     with celery.connection_for_read() as conn:
         channel = conn.default_channel
         for name in names:
             try:
-                lengths[name] = channel.client.llen(name)
+                # kombu's Redis transport keeps one list per priority step (RQ jobs use step 3)
+                lengths[name] = sum(channel.client.llen(channel._q_for_pri(name, pri))
+                                    for pri in channel.priority_steps)
             except Exception:  # a non-Redis broker, or the broker went away mid-way
                 lengths[name] = None
     return lengths
