@@ -33,21 +33,50 @@ def fetch(url: str, opener=None, data: dict | None = None, headers: dict | None 
         return 0, ""
 
 
+class DevStack:
+    """`make dev` in its own session with a private VAR_DIR and free ports; stopped with SIGINT like Ctrl-C."""
+
+    def __init__(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
+        self.env = {k: v for k, v in os.environ.items() if k not in APP_VARS}
+        self.web, self.flower, self.var = free_port(), free_port(), tmp_path / "var"
+        self.env.update(VAR_DIR=str(self.var), WEB_PORT=str(self.web), FLOWER_PORT=str(self.flower),
+                        WORKER_CONCURRENCY="1")
+        self.tmp, self.runs, self.proc = tmp_path, 0, None
+
+    def start(self) -> None:
+        """Run `make dev` once more, logging to its own file."""
+        self.runs += 1
+        self.log = self.tmp / f"make-dev-{self.runs}.log"
+        self.proc = subprocess.Popen(["make", "dev"], cwd=ROOT, env=self.env, stdout=self.log.open("wb"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        base = f"http://127.0.0.1:{self.web}"
+        healthy = lambda: port_open(self.web) and fetch(base + "/healthz")[0] == 200  # noqa: E731
+        wait_for(lambda: self.proc.poll() is not None or healthy(), timeout=120, interval=0.5,
+                 message="make dev to become healthy")
+        assert self.proc.poll() is None, self.log.read_text()
+
+    def stop(self) -> None:
+        """Ctrl-C: SIGINT to the whole group; every process must exit."""
+        members = group_members(self.proc.pid)
+        assert len(members) >= 7  # make, honcho and six processes
+        os.killpg(self.proc.pid, signal.SIGINT)
+        self.proc.wait(timeout=30)
+        wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members),
+                 timeout=20, message="every dev process to exit")
+
+    def kill(self) -> None:
+        """Clean up after a failed test."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture
 def dev_stack(tmp_path):
-    """Run `make dev` in its own session with a private VAR_DIR and free ports; stop it with SIGINT."""
-    env = {k: v for k, v in os.environ.items() if k not in APP_VARS}
-    web, flower = free_port(), free_port()
-    env.update(VAR_DIR=str(tmp_path / "var"), WEB_PORT=str(web), FLOWER_PORT=str(flower),
-               WORKER_CONCURRENCY="1")
-    log = tmp_path / "make-dev.log"
-    proc = subprocess.Popen(["make", "dev"], cwd=ROOT, env=env, stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    stack = DevStack(tmp_path)
     try:
-        yield proc, web, flower, log, tmp_path / "var"
+        yield stack
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stack.kill()
 
 
 def group_members(pgid: int) -> list[psutil.Process]:
@@ -63,27 +92,23 @@ def group_members(pgid: int) -> list[psutil.Process]:
 
 
 def test_make_dev_starts_everything_and_ctrl_c_stops_it(dev_stack):
-    proc, web, flower, log, var = dev_stack
-    base = f"http://127.0.0.1:{web}"
-    healthy = lambda: port_open(web) and fetch(base + "/healthz")[0] == 200  # noqa: E731
-    wait_for(lambda: proc.poll() is not None or healthy(), timeout=120, interval=0.5,
-             message="make dev to become healthy")
-    output = log.read_text()
-    assert proc.poll() is None, output
+    dev_stack.start()
+    output = dev_stack.log.read_text()
     names = {m.group(1) for m in re.finditer(r"^\S+ system\s+\| (\w+)\.1 started", output, re.M)}
     assert names == {"broker", "web", "worker", "vmworker", "beat", "flower"}, output
     password = re.search(r"created user 'admin' with password: (\S+)", output).group(1)
-    _log_in(base, password)
-    wait_for(lambda: port_open(flower), timeout=30, message="flower")
-    assert fetch(f"http://127.0.0.1:{flower}/")[0] == 401
-    auth = b64encode((var / "flower.auth").read_bytes()).decode()
-    assert fetch(f"http://127.0.0.1:{flower}/workers", headers={"Authorization": "Basic " + auth})[0] == 200
-    members = group_members(proc.pid)
-    assert len(members) >= 7
-    os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=30)
-    wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members),
-             timeout=20, message="every dev process to exit")
+    _log_in(f"http://127.0.0.1:{dev_stack.web}", password)
+    wait_for(lambda: port_open(dev_stack.flower), timeout=30, message="flower")
+    assert fetch(f"http://127.0.0.1:{dev_stack.flower}/")[0] == 401
+    auth = b64encode((dev_stack.var / "flower.auth").read_bytes()).decode()
+    assert fetch(f"http://127.0.0.1:{dev_stack.flower}/workers", headers={"Authorization": "Basic " + auth})[0] == 200
+    dev_stack.stop()
+    # The second `make dev` installs nothing, creates no second admin, and the first password still works.
+    dev_stack.start()
+    again = dev_stack.log.read_text()
+    assert "pip install" not in again and "created user" not in again and "Added hypervisor" not in again
+    _log_in(f"http://127.0.0.1:{dev_stack.web}", password)
+    dev_stack.stop()
 
 
 def _log_in(base: str, password: str) -> None:
