@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
@@ -46,20 +48,27 @@ def app(service_env: dict[str, str]) -> Iterator[Flask]:
     yield app
 
 
-@pytest.fixture(scope="session")
-def worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real prefork Celery worker on the default and ansible queues; yields its log path."""
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
-    proc = start_worker(service_env, log, queues="default,ansible")
-    celery = app.extensions["celery"]
+@contextmanager
+def running_worker(app: Flask, env: dict[str, str], log: Path, name: str, **options: object) -> Iterator[str]:
+    """Start a real Celery worker, wait until it answers ping, stop it afterwards; yields its log path."""
+    proc = start_worker(env, log, name=name, **options)
+    node = [f"{name}@{socket.gethostname()}"]
+    control = app.extensions["celery"].control
     try:
-        wait_for(lambda: proc.poll() is not None or celery.control.inspect(destination=[_host("test")],
-                                                                           timeout=0.5).ping(),
-                 timeout=60, message="the Celery worker to answer ping")
+        wait_for(lambda: proc.poll() is not None or control.inspect(destination=node, timeout=0.5).ping(),
+                 timeout=60, message=f"the {name} worker to answer ping")
         assert proc.poll() is None, log.read_text()
         yield str(log)
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="session")
+def worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real prefork Celery worker on the default and ansible queues; yields its log path."""
+    log = tmp_path_factory.mktemp("worker") / "worker.log"
+    with running_worker(app, service_env, log, "test", queues="default,ansible") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")
@@ -67,24 +76,9 @@ def vm_worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.
     """The VM worker as `make dev` runs it (threads pool on `vms`: one libvirt connection per process),
     plus tests.libvirt_tasks, which lets a test change libvirt behind the dashboard's back."""
     log = tmp_path_factory.mktemp("vm-worker") / "worker.log"
-    proc = start_worker(service_env, log, queues="vms", pool="threads", concurrency=4, name="vms",
-                        include="tests.libvirt_tasks")
-    celery = app.extensions["celery"]
-    try:
-        wait_for(lambda: proc.poll() is not None or celery.control.inspect(destination=[_host("vms")],
-                                                                           timeout=0.5).ping(),
-                 timeout=60, message="the VM worker to answer ping")
-        assert proc.poll() is None, log.read_text()
-        yield str(log)
-    finally:
-        stop_process(proc)
-
-
-def _host(name: str) -> str:
-    """The node name Celery gives a worker started with --hostname name@%h."""
-    import socket
-
-    return f"{name}@{socket.gethostname()}"
+    with running_worker(app, service_env, log, "vms", queues="vms", pool="threads", concurrency=4,
+                        include="tests.libvirt_tasks") as path:
+        yield path
 
 
 @pytest.fixture(autouse=True)
