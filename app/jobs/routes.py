@@ -10,7 +10,7 @@ from app.extensions import db, htmx
 from app.jobs import bp
 from app.jobs.queries import FILTERS, failed_hosts, get_job_or_404, history_query, lines_after, lines_before
 from app.jobs.service import cancel, copy_job, submit
-from app.models.job import STATUSES
+from app.models.job import STATUSES, Job
 from app.security import role_required
 
 STOP_POLLING = 286  # htmx stops an `every` trigger when a poll answers 286
@@ -100,7 +100,7 @@ def retry_failed(job_id: int) -> Response:
     return _resubmit(job, {"limit": ",".join(hosts)}, "retry failed hosts")
 
 
-def _resubmit(job, changes: dict[str, object], why: str) -> Response:  # type: ignore[no-untyped-def]
+def _resubmit(job: Job, changes: dict[str, object], why: str) -> Response:
     """Submit a copy of `job` and go to its page (with the reason if queueing failed)."""
     clone = copy_job(job, current_user.id, current_user.username, **changes)
     queued = submit(clone, reason=f"{why} of job #{job.id}")
