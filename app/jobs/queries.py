@@ -5,6 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import abort
+from sqlalchemy.orm import selectinload
 
 from app.extensions import db
 from app.models.job import STATUSES, HostResult, Job, JobLine, JobTarget
@@ -46,7 +47,8 @@ def failed_hosts(job_id: int) -> list[str]:
 
 def history_query(filters: dict[str, str]) -> sa.Select[Any]:
     """Jobs newest first, narrowed by the history page's filters."""
-    query = sa.select(Job).order_by(Job.id.desc())
+    # the rows show each job's targets: load them in one query per page, not one per row
+    query = sa.select(Job).options(selectinload(Job.targets)).order_by(Job.id.desc())
     if filters.get("status") in STATUSES:
         query = query.where(Job.status == filters["status"])
     if filters.get("kind"):
