@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from jinja2_fragments.flask import render_block
+from sqlalchemy.orm import contains_eager
 from flask_login import login_required
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
@@ -43,7 +44,8 @@ def _queued_targets() -> set[str]:
 @login_required
 def vms() -> Response:
     """Every VM with a live state badge; the list refreshes only while something is changing."""
-    rows = db.session.scalars(sa.select(VM).join(Provider).order_by(Provider.name, VM.name)).all()
+    rows = db.session.scalars(sa.select(VM).join(Provider).options(contains_eager(VM.provider))
+                              .order_by(Provider.name, VM.name)).all()
     pending = _busy_targets() | _queued_targets()
     changing = any(vm.target in pending or vm.state in TRANSITIONAL for vm in rows)
     context = dict(vms=rows, pending=pending, changing=changing)
