@@ -65,9 +65,17 @@ class DevStack:
                  timeout=20, message="every dev process to exit")
 
     def kill(self) -> None:
-        """Clean up after a failed test."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        """Clean up after a failed test: honcho puts each process in its own session, so killing make's
+        group alone would leave them running; kill every descendant too."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        tree = psutil.Process(self.proc.pid).children(recursive=True)
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        for child in tree:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                continue
 
 
 @pytest.fixture
