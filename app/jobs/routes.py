@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask_htmx.constants import HTMX_STOP_POLLING
 from flask_login import current_user, login_required
-from jinja2_fragments.flask import render_block
 from werkzeug.wrappers import Response
 
-from app.extensions import db, htmx
+from app.extensions import db
 from app.jobs import bp
 from app.jobs.queries import FILTERS, failed_hosts, get_job_or_404, history_query, lines_after, lines_before
 from app.jobs.service import cancel, copy_job, submit
 from app.models.job import STATUSES, Job
+from app.polling import page_or_fragment
 from app.security import role_required
 
-STOP_POLLING = 286  # htmx stops an `every` trigger when a poll answers 286
 
 
 @bp.get("/")
@@ -23,14 +23,8 @@ def history() -> Response:
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
     page = db.paginate(history_query(filters), per_page=current_app.config["PER_PAGE"], error_out=False)
     polling = any(job.active for job in page.items)
-    context = dict(page=page, filters=filters, statuses=STATUSES, polling=polling)
-    if htmx and request.args.get("fragment") == "rows":
-        resp = make_response(render_block("jobs/history.html", "rows", **context))
-        resp.status_code = 200 if polling else STOP_POLLING
-    else:
-        resp = make_response(render_template("jobs/history.html", **context))
-    resp.vary.add("HX-Request")
-    return resp
+    return page_or_fragment("jobs/history.html", "rows", polling, page=page, filters=filters,
+                            statuses=STATUSES, polling=polling)
 
 
 @bp.get("/<int:job_id>")
@@ -55,7 +49,7 @@ def tail(job_id: int) -> Response:
     changed = request.args.get("status") != job.status or not job.active
     resp = make_response(render_template("jobs/_tail.html", job=job, lines=lines, last_seq=last_seq,
                                          changed=changed, keep_polling=job.active or more))
-    resp.status_code = 200 if (job.active or more) else STOP_POLLING
+    resp.status_code = 200 if (job.active or more) else HTMX_STOP_POLLING
     return resp
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from flask import current_app, jsonify, make_response, render_template, request
+from flask import current_app, jsonify, render_template, request
 from flask_login import login_required
-from jinja2_fragments.flask import render_block
 from werkzeug.wrappers import Response
 
-from app.extensions import db, htmx
+from app.extensions import db
 from app.models import AuditEvent, Job
 from app.models.job import ACTIVE, TERMINAL
 from app.ops import bp
 from app.ops.health import health
 from app.ops.workers import queue_lengths, queue_names, queue_rows, worker_overview
+from app.polling import page_or_fragment
 from app.security import role_required
 
 
@@ -25,13 +25,7 @@ def dashboard() -> Response:
     active = db.session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE)).order_by(Job.id.desc())).all()
     recent = db.session.scalars(sa.select(Job).where(Job.status.in_(TERMINAL))
                                 .order_by(Job.id.desc()).limit(10)).all()
-    if htmx and request.args.get("fragment") == "active":
-        resp = make_response(render_block("ops/dashboard.html", "active", active=active))
-        resp.status_code = 200 if active else 286
-    else:
-        resp = make_response(render_template("ops/dashboard.html", active=active, recent=recent))
-    resp.vary.add("HX-Request")
-    return resp
+    return page_or_fragment("ops/dashboard.html", "active", bool(active), active=active, recent=recent)
 
 
 @bp.get("/healthz")

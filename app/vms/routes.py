@@ -2,17 +2,17 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
-from jinja2_fragments.flask import render_block
-from sqlalchemy.orm import contains_eager
+from flask import abort, flash, redirect, render_template, url_for
 from flask_login import login_required
+from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
-from app.extensions import db, htmx
+from app.extensions import db
 from app.models import VM, Job, JobTarget, Provider, TargetLock
 from app.models.audit import audit
 from app.models.vm import TRANSITIONAL
+from app.polling import page_or_fragment
 from app.security import role_required
 from app.vms import bp
 from app.vms.forms import ActionForm, ProviderForm, VMCreateForm
@@ -48,14 +48,7 @@ def vms() -> Response:
                               .order_by(Provider.name, VM.name)).all()
     pending = _busy_targets() | _queued_targets()
     changing = any(vm.target in pending or vm.state in TRANSITIONAL for vm in rows)
-    context = dict(vms=rows, pending=pending, changing=changing)
-    if htmx and request.args.get("fragment") == "rows":
-        resp = make_response(render_block("vms/list.html", "rows", **context))
-        resp.status_code = 200 if changing else 286
-    else:
-        resp = make_response(render_template("vms/list.html", **context))
-    resp.vary.add("HX-Request")
-    return resp
+    return page_or_fragment("vms/list.html", "rows", changing, vms=rows, pending=pending, changing=changing)
 
 
 @bp.route("/vms/new", methods=["GET", "POST"])
