@@ -9,8 +9,9 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from app.extensions import db
-from app.models import VM, Job, JobTarget, Provider, TargetLock
+from app.models import VM, Job, JobTarget, Provider
 from app.models.audit import audit
+from app.models.job import ACTIVE
 from app.models.vm import TRANSITIONAL
 from app.polling import page_or_fragment
 from app.security import role_required
@@ -27,17 +28,10 @@ def get_vm_or_404(vm_id: int) -> VM:
     return vm
 
 
-def _busy_targets() -> set[str]:
-    """VM targets a job holds right now."""
-    keys = db.session.scalars(sa.select(TargetLock.key).where(TargetLock.key.startswith("vm:")))
-    return {k[3:] for k in keys}
-
-
-def _queued_targets() -> set[str]:
-    """VM targets with a queued or waiting job."""
-    rows = db.session.scalars(sa.select(JobTarget.name).join(Job).where(
-        JobTarget.kind == "vm", Job.status.in_(("queued", "waiting", "running"))))
-    return set(rows)
+def _pending_targets() -> set[str]:
+    """VM targets with a queued, waiting or running job (a held lock always belongs to a running one)."""
+    return set(db.session.scalars(sa.select(JobTarget.name).join(Job).where(
+        JobTarget.kind == "vm", Job.status.in_(ACTIVE))))
 
 
 @bp.get("/vms")
@@ -46,7 +40,7 @@ def vms() -> Response:
     """Every VM with a live state badge; the list refreshes only while something is changing."""
     rows = db.session.scalars(sa.select(VM).join(Provider).options(contains_eager(VM.provider))
                               .order_by(Provider.name, VM.name)).all()
-    pending = _busy_targets() | _queued_targets()
+    pending = _pending_targets()
     changing = any(vm.target in pending or vm.state in TRANSITIONAL for vm in rows)
     return page_or_fragment("vms/list.html", "rows", changing, vms=rows, pending=pending, changing=changing)
 
