@@ -1,29 +1,27 @@
 """Turning a valid run form into a playbook job (web side)."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app
 from flask_login import current_user
 
 from app.deployments.catalogue import Playbook
 from app.deployments.forms import RunForm
-from app.extensions import db
 from app.models import Group, Host
-from app.models.inventory import group_by_name
+from app.models.inventory import all_names, group_by_name
 from app.models.job import Job, JobTarget
 
 
 def fill_choices(form: RunForm, playbooks: list[Playbook]) -> None:
     """Offer the catalogue's playbooks and the inventory's hosts and groups."""
     form.playbook.choices = [p.name for p in playbooks]
-    form.hosts.choices = list(db.session.scalars(sa.select(Host.name).order_by(Host.name)))
-    form.group.choices = list(db.session.scalars(sa.select(Group.name).order_by(Group.name)))
+    form.hosts.choices = all_names(Host)
+    form.group.choices = all_names(Group)
 
 
 def target_hosts(form: RunForm) -> list[str]:
     """The host names the form selects (sorted, unique)."""
     if form.target.data == "all":
-        return list(db.session.scalars(sa.select(Host.name).order_by(Host.name)))
+        return all_names(Host)
     if form.target.data == "group":
         group = group_by_name(form.group.data)
         return [h.name for h in group.hosts] if group else []

@@ -14,7 +14,7 @@ from app.inventory.forms import GroupForm, HostForm, ImportForm
 from app.inventory.sync import import_inventory
 from app.models import Group, Host, Job, JobTarget
 from app.models.audit import audit
-from app.models.inventory import group_by_name, host_by_name
+from app.models.inventory import all_names, group_by_name, host_by_name
 from app.security import role_required
 from app.yamltext import dump_mapping
 
@@ -30,11 +30,6 @@ def _get_or_404(model: type, object_id: int):  # type: ignore[no-untyped-def]
     return row
 
 
-def _names(model: type) -> list[str]:
-    """Every name of a model, sorted."""
-    return list(db.session.scalars(sa.select(model.name).order_by(model.name)))
-
-
 def _recent_jobs(kind: str, name: str) -> list[Job]:
     """The last 20 jobs that targeted this host or group."""
     return list(db.session.scalars(sa.select(Job).join(JobTarget).where(JobTarget.kind == kind, JobTarget.name == name)
@@ -46,7 +41,7 @@ def _recent_jobs(kind: str, name: str) -> list[Job]:
 def hosts() -> Response | tuple[str, int]:
     """List hosts; operators add new ones."""
     form = HostForm()
-    form.groups.choices = _names(Group)
+    form.groups.choices = all_names(Group)
     if request.method == "POST":
         return _save("host", None, form, "inventory/hosts.html")
     rows = db.session.scalars(sa.select(Host).order_by(Host.name)).all()
@@ -61,7 +56,7 @@ def host(host_id: int) -> Response | tuple[str, int]:
     form = HostForm() if request.method == "POST" else HostForm(data={
         "name": item.name, "address": item.address, "port": item.port, "user": item.user,
         "variables": dump_mapping(item.variables), "groups": [g.name for g in item.groups]})
-    form.groups.choices = _names(Group)
+    form.groups.choices = all_names(Group)
     if request.method == "POST":
         return _save("host", item, form, "inventory/host.html")
     return render_template("inventory/host.html", host=item, form=form, jobs=_recent_jobs("host", item.name)), 200
@@ -112,7 +107,7 @@ def host_delete(host_id: int) -> Response:
 def groups() -> Response | tuple[str, int]:
     """List groups; operators add new ones."""
     form = GroupForm()
-    form.hosts.choices = _names(Host)
+    form.hosts.choices = all_names(Host)
     if request.method == "POST":
         return _save("group", None, form, "inventory/groups.html")
     rows = db.session.scalars(sa.select(Group).order_by(Group.name)).all()
@@ -126,7 +121,7 @@ def group(group_id: int) -> Response | tuple[str, int]:
     item = _get_or_404(Group, group_id)
     form = GroupForm() if request.method == "POST" else GroupForm(data={
         "name": item.name, "variables": dump_mapping(item.variables), "hosts": [h.name for h in item.hosts]})
-    form.hosts.choices = _names(Host)
+    form.hosts.choices = all_names(Host)
     if request.method == "POST":
         return _save("group", item, form, "inventory/group.html")
     return render_template("inventory/group.html", group=item, form=form,

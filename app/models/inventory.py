@@ -52,6 +52,11 @@ class Group(db.Model):
                                              order_by="Host.name")
 
 
+def all_names(model: type[Host] | type[Group]) -> list[str]:
+    """Every host's (or group's) name, sorted."""
+    return list(db.session.scalars(sa.select(model.name).order_by(model.name)))
+
+
 def host_by_name(name: str) -> Host | None:
     """The host with this name, or None."""
     return db.session.scalar(sa.select(Host).where(Host.name == name))
