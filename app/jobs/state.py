@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.models.job import ACTIVE, CANCELED, QUEUED, RUNNING, WAITING, Job, TargetLock
+from app.models.job import CANCELED, QUEUED, RUNNING, WAITING, Job, TargetLock
 from app.timeutil import utcnow
 
 
@@ -132,8 +132,3 @@ def mark_lost(stale_after: timedelta) -> list[int]:
 def waiting_job_ids() -> list[int]:
     """Jobs waiting for a lock, oldest first."""
     return list(db.session.scalars(sa.select(Job.id).where(Job.status == WAITING).order_by(Job.id)))
-
-
-def active_count() -> int:
-    """How many jobs are queued, waiting or running."""
-    return db.session.scalar(sa.select(sa.func.count()).select_from(Job).where(Job.status.in_(ACTIVE)))

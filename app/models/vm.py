@@ -9,11 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.timeutil import utcnow
 
-PROVIDER_KINDS = ("libvirt",)
-# Provider states (app.providers.base.VM_STATES) plus the dashboard's own bookkeeping states.
+# States the dashboard sets itself while a create or delete is under way (besides the provider's states
+# in app.providers.base.VM_STATES and its own "error" and "missing").
 TRANSITIONAL = ("creating", "deleting")
-VM_DISPLAY_STATES = ("running", "stopped", "paused", "shutting_down", "crashed", "unknown", "creating",
-                     "deleting", "error", "missing")
 
 
 class Provider(db.Model):
