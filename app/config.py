@@ -126,8 +126,11 @@ class Config:
         self.PER_PAGE = env_int("PER_PAGE", 50, minimum=5)
         self.PLAYBOOKS_DIR = str(Path(env_str("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks"))).resolve())
         self.ANSIBLE_HOST_KEY_CHECKING = env_bool("ANSIBLE_HOST_KEY_CHECKING", False)
-        self.TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
-        self.TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT", 30 * 60, minimum=2)
+        # Jobs' default limits are Celery's own (celeryconfig reads TASK_SOFT_TIME_LIMIT/TASK_TIME_LIMIT).
+        import celeryconfig
+
+        self.TASK_SOFT_TIME_LIMIT = celeryconfig.task_soft_time_limit
+        self.TASK_TIME_LIMIT = celeryconfig.task_time_limit
         self.JOB_LOST_AFTER = env_int("JOB_LOST_AFTER", 90, minimum=10)
         self.LOG_TAIL_LINES = env_int("LOG_TAIL_LINES", 500, minimum=50)
         self.JOB_WORK_DIR = env_str("JOB_WORK_DIR")  # None: the system temp dir
