@@ -7,7 +7,7 @@ from flask import current_app
 from app.extensions import db
 from app.jobs.state import request_cancel, transition, waiting_job_ids
 from app.models.audit import audit
-from app.models.job import FAILED, QUEUED, Job
+from app.models.job import FAILED, QUEUED, Job, JobTarget
 from app.timeutil import utcnow
 
 # kind -> (Celery task name, queue)
@@ -66,8 +66,6 @@ def cancel(job: Job, by: str, reason: str | None = None) -> str | None:
 
 def copy_job(job: Job, by_id: int | None, by: str, **param_changes: object) -> Job:
     """A new queued job with the same kind, targets and parameters (plus changes)."""
-    from app.models.job import JobTarget
-
     params = {**job.params, **param_changes}
     clone = Job(kind=job.kind, name=job.name, params=params, created_by_id=by_id, created_by=by,
                 allow_concurrent=job.allow_concurrent, soft_time_limit=job.soft_time_limit,

@@ -7,7 +7,7 @@ from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
 from app.extensions import db
-from app.jobs.execution import run_job
+from app.jobs.execution import JobContext, run_job
 from app.models import Job
 from app.providers.base import TransientProviderError
 from app.vms.execute import execute_vm_action
@@ -33,8 +33,6 @@ def run_vm_action(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
 
 def _note_retry(job_id: int, attempt: int, countdown: float, exc: Exception) -> None:
     """Tell the job page a retry is coming."""
-    from app.jobs.execution import JobContext
-
     if db.session.get(Job, job_id) is not None:
         JobContext(job_id).say(f"transient provider error: {exc}; retry {attempt}/{MAX_RETRIES} in {countdown:.0f} s",
                                failed=True)
