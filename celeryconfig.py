@@ -1,4 +1,5 @@
 """Celery settings (broker and result URLs come from the app config: REDIS_URL)."""
+
 from kombu import Exchange, Queue
 
 from app.config import env_int

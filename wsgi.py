@@ -1,4 +1,5 @@
 """Entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`, `celery -A wsgi worker|beat|flower`."""
+
 import sys
 
 from app import create_app

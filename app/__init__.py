@@ -1,4 +1,5 @@
 """Application factory."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,6 +23,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     celery_init_app(app)
     from app import tasks  # noqa: F401  (registers every task on the Celery app just made)
+
     return app
 
 
@@ -31,8 +33,9 @@ def _init_extensions(app: Flask) -> None:
     from app.db_setup import configure_engine
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")),
-                     render_as_batch=True, compare_type=True)
+    migrate.init_app(
+        app, db, directory=str(app.config.get("MIGRATIONS_DIR", "migrations")), render_as_batch=True, compare_type=True
+    )
     login.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)

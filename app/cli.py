@@ -1,4 +1,5 @@
 """`flask users ...`: manage accounts from the shell."""
+
 from __future__ import annotations
 
 import secrets

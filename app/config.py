@@ -1,4 +1,5 @@
 """Settings read from the environment; bad values fail loudly at start-up."""
+
 from __future__ import annotations
 
 import os
@@ -69,9 +70,9 @@ def database_url() -> str:
     if url is None:
         return f"sqlite:///{var_dir() / 'opsdash.sqlite3'}"
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 

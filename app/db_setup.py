@@ -1,4 +1,5 @@
 """Engine settings that differ per database."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -3,6 +3,7 @@
 `python -m app.devbroker prepare` picks a port once and writes the config; `python -m app.devbroker run`
 replaces itself with the server (so Ctrl-C and honcho's signals reach it directly).
 """
+
 from __future__ import annotations
 
 import os
@@ -23,11 +24,23 @@ def free_port() -> int:
 def write_config(data_dir: Path, port: int) -> Path:
     """Write valkey.conf: loopback, append-only file on, so a restart keeps queued work."""
     conf = data_dir / "valkey.conf"
-    conf.write_text("\n".join([
-        f"port {port}", "bind 127.0.0.1", "protected-mode yes", "daemonize no",
-        f'dir "{data_dir}"', 'logfile ""', "loglevel notice",
-        "appendonly yes", "appendfsync everysec", "save 3600 1 300 100 60 10000",
-    ]) + "\n")
+    conf.write_text(
+        "\n".join(
+            [
+                f"port {port}",
+                "bind 127.0.0.1",
+                "protected-mode yes",
+                "daemonize no",
+                f'dir "{data_dir}"',
+                'logfile ""',
+                "loglevel notice",
+                "appendonly yes",
+                "appendfsync everysec",
+                "save 3600 1 300 100 60 10000",
+            ]
+        )
+        + "\n"
+    )
     return conf
 
 

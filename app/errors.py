@@ -1,4 +1,5 @@
 """Error pages inside the layout, and JSON for API-ish requests."""
+
 from __future__ import annotations
 
 from flask import Flask, render_template, request
@@ -7,8 +8,13 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from app.extensions import db
 
-TITLES = {400: "Bad request", 403: "Not allowed", 404: "Not found", 405: "Method not allowed",
-          500: "Something went wrong"}
+TITLES = {
+    400: "Bad request",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    500: "Something went wrong",
+}
 
 
 def render_error(code: int, message: str) -> tuple[str, int]:
@@ -20,8 +26,8 @@ def render_error(code: int, message: str) -> tuple[str, int]:
 # Everything the pages load comes from this server; no inline script, no framing.
 SECURITY_HEADERS = {
     # htmx sets inline styles while swapping; scripts stay locked to our own files.
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-                               "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
@@ -39,8 +45,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> tuple[str, int]:
-        return render_error(400, "The form expired or was sent from elsewhere "
-                                 f"({exc.description}). Reload the page and try again.")
+        return render_error(
+            400, f"The form expired or was sent from elsewhere ({exc.description}). Reload the page and try again."
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:

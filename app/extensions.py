@@ -1,4 +1,5 @@
 """Extension objects, created bare and bound to an app with init_app."""
+
 from __future__ import annotations
 
 from celery import Celery, Task
@@ -8,8 +9,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names keep migrations identical on SQLite and PostgreSQL.
 NAMING = {

@@ -1,4 +1,5 @@
 """Pages whose lists refresh themselves: one view answers the full page, or just the polled block."""
+
 from __future__ import annotations
 
 from typing import Any

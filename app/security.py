@@ -1,8 +1,10 @@
 """Role checks and safe redirects, used by every blueprint."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import abort, url_for
@@ -43,7 +45,6 @@ def safe_next(target: str | None) -> str:
     if not target:
         return url_for("ops.dashboard")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return url_for("ops.dashboard")
     return target

@@ -1,4 +1,5 @@
 """YAML/JSON text from forms: variables must be a mapping; errors name the line."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,8 +23,10 @@ def parse_mapping(text: str | None, what: str = "Variables") -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise YamlTextError(f"{what}: invalid YAML/JSON{where}: {problem}.") from None
     if not isinstance(value, dict):
-        raise YamlTextError(f"{what} must be a mapping of names to values, like "
-                            f"“key: value” or {{\"key\": \"value\"}}, not a {type(value).__name__}.")
+        raise YamlTextError(
+            f"{what} must be a mapping of names to values, like "
+            f'“key: value” or {{"key": "value"}}, not a {type(value).__name__}.'
+        )
     bad = [k for k in value if not isinstance(k, str)]
     if bad:
         raise YamlTextError(f"{what}: every name must be text; {bad[0]!r} is not.")

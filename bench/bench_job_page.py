@@ -9,6 +9,7 @@ on one throwaway SQLite file.
 Run with `.venv/bin/python bench/bench_job_page.py [rounds]`; it prints medians and the ratio of each to
 the 500-line job's. No broker is contacted: the pages read SQL only.
 """
+
 from __future__ import annotations
 
 import os
@@ -44,14 +45,29 @@ def add_job(app, lines: int) -> int:  # type: ignore[no-untyped-def]
     from app.models import Job, JobLine
 
     with app.app_context():
-        job = Job(kind="playbook", name="bench.yml", created_by="bench", soft_time_limit=60, time_limit=90,
-                  status="running", params={})
+        job = Job(
+            kind="playbook",
+            name="bench.yml",
+            created_by="bench",
+            soft_time_limit=60,
+            time_limit=90,
+            status="running",
+            params={},
+        )
         db.session.add(job)
         db.session.flush()
-        rows = [{"job_id": job.id, "seq": i, "text": f"\x1b[0;32mok: [web-{i % 40:02d}]\x1b[0m line {i}\n",
-                 "event": "runner_on_ok", "failed": False} for i in range(1, lines + 1)]
+        rows = [
+            {
+                "job_id": job.id,
+                "seq": i,
+                "text": f"\x1b[0;32mok: [web-{i % 40:02d}]\x1b[0m line {i}\n",
+                "event": "runner_on_ok",
+                "failed": False,
+            }
+            for i in range(1, lines + 1)
+        ]
         for start in range(0, len(rows), 5000):
-            db.session.execute(sa.insert(JobLine), rows[start:start + 5000])
+            db.session.execute(sa.insert(JobLine), rows[start : start + 5000])
         db.session.commit()
         return job.id
 
@@ -83,8 +99,11 @@ def main(rounds: int) -> None:
     client.post("/login", data={"username": "bench", "password": "bench-password"})
     print(f"{rounds} requests each; the 500-line job is the baseline")
     print(f"{'':8}{'500 lines ms':>14}{'20000 lines ms':>16}{'ratio':>8}")
-    for label, path in (("page", "/jobs/{id}"), ("poll", "/jobs/{id}/tail?after={last}&status=running"),
-                        ("burst", "/jobs/{id}/tail?after={burst}&status=running")):
+    for label, path in (
+        ("page", "/jobs/{id}"),
+        ("poll", "/jobs/{id}/tail?after={last}&status=running"),
+        ("burst", "/jobs/{id}/tail?after={burst}&status=running"),
+    ):
         base = median_ms(client, path.format(id=small, last=500, burst=450), rounds)
         big = median_ms(client, path.format(id=large, last=20_000, burst=19_950), rounds)
         print(f"{label:8}{base:14.2f}{big:16.2f}{big / base:8.2f}")

@@ -9,6 +9,7 @@ Run with `.venv/bin/python bench/bench_rq.py [rounds]`. It starts its own embedd
 Celery worker (concurrency 2) and an RQ worker, uses a throwaway SQLite file, and stops everything at the end.
 Rounds are interleaved (celery, ours, rq, celery, ...) so drift hits all three alike.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,9 +63,11 @@ def embedded_broker(data_dir: Path) -> Iterator[str]:
 
     data_dir.mkdir(parents=True)
     port = free_port()
-    proc = subprocess.Popen([server_binary(), str(write_config(data_dir, port))], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [server_binary(), str(write_config(data_dir, port))], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
     try:
+
         def listening() -> bool:
             with socket.socket() as sock:
                 return sock.connect_ex(("127.0.0.1", port)) == 0
@@ -116,8 +119,12 @@ def report(timings: dict[str, list[float]], enqueue: dict[str, list[float]]) -> 
     for name, values in timings.items():
         median = statistics.median(values)
         pushed = statistics.median(enqueue[name]) if enqueue.get(name) else float("nan")
-        rows[name] = {"median_ms": median, "p95_ms": percentile(values, 0.95), "ratio": median / base,
-                      "enqueue_ms": pushed}
+        rows[name] = {
+            "median_ms": median,
+            "p95_ms": percentile(values, 0.95),
+            "ratio": median / base,
+            "enqueue_ms": pushed,
+        }
         print(f"{name:8}{median:11.2f}{rows[name]['p95_ms']:9.2f}{median / base:10.2f}{pushed:12.2f}")
     return rows
 
@@ -130,8 +137,7 @@ def calls(redis_url: str, enqueue: dict[str, list[float]]) -> dict[str, Callable
     from app.tasks.rq_compat import Queue
 
     connection = Redis.from_url(redis_url)
-    queues = {"ours": Queue(QUEUES["ours"], connection=connection),
-              "rq": rq.Queue(QUEUES["rq"], connection=connection)}
+    queues = {"ours": Queue(QUEUES["ours"], connection=connection), "rq": rq.Queue(QUEUES["rq"], connection=connection)}
 
     def through(name: str) -> Callable[[], object]:
         def round_trip() -> object:
@@ -139,6 +145,7 @@ def calls(redis_url: str, enqueue: dict[str, list[float]]) -> dict[str, Callable
             job = queues[name].enqueue(operator.add, 1, 2)  # stdlib: RQ's forked horse imports nothing heavy
             enqueue[name].append((time.perf_counter() - started) * 1000)
             return job.latest_result(timeout=10).return_value
+
         return round_trip
 
     def bare() -> object:
@@ -153,14 +160,46 @@ def calls(redis_url: str, enqueue: dict[str, list[float]]) -> dict[str, Callable
 def run(rounds: int) -> dict[str, dict[str, float]]:
     """Start broker and workers, measure, stop everything."""
     with tempfile.TemporaryDirectory(prefix="bench-rq-") as tmp, embedded_broker(Path(tmp) / "broker") as url:
-        env = {**os.environ, "REDIS_URL": url, "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
-               "VAR_DIR": f"{tmp}/var", "SECRET_KEY": "bench"}
+        env = {
+            **os.environ,
+            "REDIS_URL": url,
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
+            "VAR_DIR": f"{tmp}/var",
+            "SECRET_KEY": "bench",
+        }
         os.environ.update(env)
-        celery_cmd = [sys.executable, "-m", "celery", "-A", "wsgi", "worker", "--pool", "prefork", "--concurrency",
-                      "2", "-Q", f"{QUEUES['celery']},{QUEUES['ours']}", "-I", "bench.bench_rq", "--hostname",
-                      "bench@%h", "--loglevel", "WARNING", "--without-mingle", "--without-gossip"]
-        rq_cmd = [str(Path(sys.executable).with_name("rq")), "worker", "--url", url, "-P", str(ROOT), "-q",
-                  QUEUES["rq"]]
+        celery_cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "wsgi",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "-Q",
+            f"{QUEUES['celery']},{QUEUES['ours']}",
+            "-I",
+            "bench.bench_rq",
+            "--hostname",
+            "bench@%h",
+            "--loglevel",
+            "WARNING",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        rq_cmd = [
+            str(Path(sys.executable).with_name("rq")),
+            "worker",
+            "--url",
+            url,
+            "-P",
+            str(ROOT),
+            "-q",
+            QUEUES["rq"],
+        ]
         with process(celery_cmd, env, Path(tmp) / "celery.log"), process(rq_cmd, env, Path(tmp) / "rq.log"):
             return measure_with_workers(url, rounds)
 

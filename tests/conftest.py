@@ -1,13 +1,14 @@
 """Fixtures: a real broker, a fresh database (SQLite or PostgreSQL), the app, a real Celery worker, users."""
+
 from __future__ import annotations
 
 import os
 import re
 import shutil
 import socket
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from flask import Flask
@@ -27,9 +28,15 @@ def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     shutil.copytree(ROOT / "playbooks", playbooks)
     shutil.copytree(ROOT / "tests" / "playbooks", playbooks / "tests")
     with embedded_broker(tmp / "broker") as redis_url, fresh_database(tmp) as db_url:
-        env = {"REDIS_URL": redis_url, "DATABASE_URL": db_url, "VAR_DIR": str(tmp / "var"),
-               "SECRET_KEY": "test-secret", "HEALTH_TIMEOUT_MS": "1000", "PLAYBOOKS_DIR": str(playbooks),
-               "JOB_WORK_DIR": str(tmp / "jobs")}
+        env = {
+            "REDIS_URL": redis_url,
+            "DATABASE_URL": db_url,
+            "VAR_DIR": str(tmp / "var"),
+            "SECRET_KEY": "test-secret",
+            "HEALTH_TIMEOUT_MS": "1000",
+            "PLAYBOOKS_DIR": str(playbooks),
+            "JOB_WORK_DIR": str(tmp / "jobs"),
+        }
         (tmp / "jobs").mkdir()
         os.environ.update(env)
         yield {**os.environ, **env}
@@ -55,8 +62,11 @@ def running_worker(app: Flask, env: dict[str, str], log: Path, name: str, **opti
     node = [f"{name}@{socket.gethostname()}"]
     control = app.extensions["celery"].control
     try:
-        wait_for(lambda: proc.poll() is not None or control.inspect(destination=node, timeout=0.5).ping(),
-                 timeout=60, message=f"the {name} worker to answer ping")
+        wait_for(
+            lambda: proc.poll() is not None or control.inspect(destination=node, timeout=0.5).ping(),
+            timeout=60,
+            message=f"the {name} worker to answer ping",
+        )
         assert proc.poll() is None, log.read_text()
         yield str(log)
     finally:
@@ -76,8 +86,9 @@ def vm_worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.
     """The VM worker as `make dev` runs it (threads pool on `vms`: one libvirt connection per process),
     plus tests.libvirt_tasks, which lets a test change libvirt behind the dashboard's back."""
     log = tmp_path_factory.mktemp("vm-worker") / "worker.log"
-    with running_worker(app, service_env, log, "vms", queues="vms", pool="threads", concurrency=4,
-                        include="tests.libvirt_tasks") as path:
+    with running_worker(
+        app, service_env, log, "vms", queues="vms", pool="threads", concurrency=4, include="tests.libvirt_tasks"
+    ) as path:
         yield path
 
 
@@ -139,8 +150,9 @@ class Auth:
     def login(self, role: str = "admin", password: str = PASSWORD, next_url: str = "") -> object:
         """Submit the login form."""
         url = "/login" + (f"?next={next_url}" if next_url else "")
-        return self.client.post(url, data={"username": ROLE_USERS.get(role, role), "password": password,
-                                           "csrf_token": self.csrf("/login")})
+        return self.client.post(
+            url, data={"username": ROLE_USERS.get(role, role), "password": password, "csrf_token": self.csrf("/login")}
+        )
 
     def post(self, path: str, data: dict | None = None, **kwargs: object) -> object:
         """POST with the session's CSRF token."""

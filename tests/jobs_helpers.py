@@ -1,4 +1,5 @@
 """Helpers for tests that create hosts and run jobs through the real worker."""
+
 from __future__ import annotations
 
 import sys
@@ -42,8 +43,9 @@ def latest_job_id(app: Flask) -> int:
 
 def wait_status(app: Flask, job_id: int, statuses: tuple[str, ...] = TERMINAL, timeout: float = 60) -> Job:
     """Wait until the job reaches one of `statuses`; return the row."""
-    wait_for(lambda: job_row(app, job_id).status in statuses, timeout=timeout,
-             message=f"job {job_id} to reach {statuses}")
+    wait_for(
+        lambda: job_row(app, job_id).status in statuses, timeout=timeout, message=f"job {job_id} to reach {statuses}"
+    )
     return job_row(app, job_id)
 
 
@@ -52,8 +54,9 @@ def job_text(app: Flask, job_id: int) -> str:
     from app.models import JobLine
 
     with app.app_context():
-        return "".join(db.session.scalars(sa.select(JobLine.text).where(JobLine.job_id == job_id)
-                                          .order_by(JobLine.seq)))
+        return "".join(
+            db.session.scalars(sa.select(JobLine.text).where(JobLine.job_id == job_id).order_by(JobLine.seq))
+        )
 
 
 def run_form(playbook: str = "tests/echo.yml", **fields: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 libvirt's test:///default driver lives inside the worker process, so a test reaches it through the
 broker, on the same cached connection the provider uses. These are real libvirt calls, not stand-ins."""
+
 from __future__ import annotations
 
 import libvirt

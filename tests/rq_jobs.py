@@ -1,4 +1,5 @@
 """Functions the RQ conformance tests enqueue; the same code runs on a real RQ worker and on our Celery workers."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """Real services for the tests: an embedded broker on a free port, a fresh database, a Celery worker."""
+
 from __future__ import annotations
 
 import os
@@ -7,15 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.05,
-             message: str = "condition") -> object:
+def wait_for(
+    condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.05, message: str = "condition"
+) -> object:
     """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -80,17 +82,41 @@ def fresh_database(tmp: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def start_worker(env: dict[str, str], log: Path, queues: str = "default,ansible",
-                 concurrency: int = 2, name: str = "test", pool: str = "prefork",
-                 include: str | None = None) -> subprocess.Popen:
+def start_worker(
+    env: dict[str, str],
+    log: Path,
+    queues: str = "default,ansible",
+    concurrency: int = 2,
+    name: str = "test",
+    pool: str = "prefork",
+    include: str | None = None,
+) -> subprocess.Popen:
     """Start a real Celery worker (prefork unless told otherwise) on the given queues."""
-    cmd = [sys.executable, "-m", "celery", "-A", "wsgi", "worker", "--pool", pool,
-           "--concurrency", str(concurrency), "--queues", queues, "--hostname", f"{name}@%h",
-           "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "wsgi",
+        "worker",
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--queues",
+        queues,
+        "--hostname",
+        f"{name}@%h",
+        "--loglevel",
+        "INFO",
+        "--without-mingle",
+        "--without-gossip",
+    ]
     if include:
         cmd += ["--include", include]
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 15) -> None:

@@ -1,4 +1,5 @@
 """A real OpenSSH sshd on 127.0.0.1 with throwaway keys, for tests that run Ansible over SSH."""
+
 from __future__ import annotations
 
 import getpass
@@ -42,8 +43,11 @@ def free_port() -> int:
 
 def keygen(path: Path) -> Path:
     """Create an ed25519 keypair without passphrase at path (and path.pub)."""
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "loopback-test", "-f", str(path)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "loopback-test", "-f", str(path)],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -66,8 +70,9 @@ class LoopbackSSHD:
             raise
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -102,23 +107,27 @@ class LoopbackSSHD:
     def _write_config(self) -> Path:
         """Write a private sshd_config for this instance."""
         config = self.dir / "sshd_config"
-        config.write_text("\n".join([
-            f"Port {self.port}",
-            "ListenAddress 127.0.0.1",
-            f"HostKey {self.dir / 'host_key'}",
-            f"PidFile {self.dir / 'sshd.pid'}",
-            f"AuthorizedKeysFile {self.key_path}.pub",
-            "PubkeyAuthentication yes",
-            "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no",
-            "PermitRootLogin prohibit-password",
-            "UsePAM no",
-            "StrictModes no",  # our files live under /tmp
-            "UseDNS no",
-            "PrintMotd no",
-            "Subsystem sftp internal-sftp",  # Ansible copies modules over sftp
-            "",
-        ]))
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {self.dir / 'host_key'}",
+                    f"PidFile {self.dir / 'sshd.pid'}",
+                    f"AuthorizedKeysFile {self.key_path}.pub",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "PermitRootLogin prohibit-password",
+                    "UsePAM no",
+                    "StrictModes no",  # our files live under /tmp
+                    "UseDNS no",
+                    "PrintMotd no",
+                    "Subsystem sftp internal-sftp",  # Ansible copies modules over sftp
+                    "",
+                ]
+            )
+        )
         return config
 
     def _wait_ready(self) -> bool:

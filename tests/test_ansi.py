@@ -1,4 +1,5 @@
 """ANSI colour codes to safe HTML."""
+
 from __future__ import annotations
 
 import re
@@ -31,15 +32,19 @@ def test_it_returns_markup():
 
 def test_it_maps_ansible_colours():
     html = ansi_to_html("\x1b[0;32mok\x1b[0m \x1b[0;33mchanged\x1b[0m \x1b[1;31mfatal\x1b[0m \x1b[0;36mskip\x1b[0m")
-    assert html == ('<span class="ansi-green">ok</span> <span class="ansi-yellow">changed</span> '
-                    '<span class="ansi-bold ansi-red">fatal</span> <span class="ansi-cyan">skip</span>')
+    assert html == (
+        '<span class="ansi-green">ok</span> <span class="ansi-yellow">changed</span> '
+        '<span class="ansi-bold ansi-red">fatal</span> <span class="ansi-cyan">skip</span>'
+    )
 
 
 def test_it_maps_bright_colours_bold_and_resets():
     html = ansi_to_html("\x1b[95mpink\x1b[1m bold\x1b[39m nocolour\x1b[22m normal \x1b[mreset")
-    assert html == ('<span class="ansi-bright-magenta">pink</span>'
-                    '<span class="ansi-bold ansi-bright-magenta"> bold</span>'
-                    '<span class="ansi-bold"> nocolour</span> normal reset')
+    assert html == (
+        '<span class="ansi-bright-magenta">pink</span>'
+        '<span class="ansi-bold ansi-bright-magenta"> bold</span>'
+        '<span class="ansi-bold"> nocolour</span> normal reset'
+    )
 
 
 def test_it_strips_other_escape_sequences():

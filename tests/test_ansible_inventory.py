@@ -1,4 +1,5 @@
 """Inventory parsing (ansible-core's own ini/yaml parsers) and building the run inventory."""
+
 from __future__ import annotations
 
 import textwrap
@@ -68,8 +69,7 @@ def test_it_parses_yaml_with_ranges_nested_children_and_vars():
     assert set(inv["hosts"]) == {"lonely", "web1", "web2", "db1"}
     assert inv["hosts"]["web2"]["vars"] == {"http_port": 8080, "tags": ["a", "b"]}
     assert inv["hosts"]["db1"]["vars"] == {"settings": {"max_conn": 100}}
-    assert inv["groups"]["prod"] == {"hosts": [], "vars": {"env": "prod", "replicas": 3},
-                                     "children": ["web", "db"]}
+    assert inv["groups"]["prod"] == {"hosts": [], "vars": {"env": "prod", "replicas": 3}, "children": ["web", "db"]}
     assert inv["groups"]["web"]["hosts"] == ["web1", "web2"]
 
 
@@ -86,15 +86,18 @@ def test_it_detects_the_format_without_a_suffix(text):
     assert inv["groups"]["prod"]["children"] == ["web", "db"]
 
 
-@pytest.mark.parametrize("text, hint, message", [
-    ("[web]\nweb1 this is not=valid\n", "hosts.ini", "Expected key=value"),
-    ("[web:children]\nmissing\n", "hosts", "undefined group 'missing'"),
-    ("all:\n  hosts: [a, b]\n", "hosts.yml", "'hosts' of group 'all' must be a mapping"),
-    ("webservers: just a string\n", "hosts", "group 'webservers' must be a mapping"),
-    ("all:\n  hostz:\n    a:\n", "hosts.yaml", "unexpected key(s) hostz"),
-    ("all:\n  hosts: {a: [\n", "hosts.yml", "line 3"),
-    ("\x00\x01\x02garbage", "hosts", "binary or control characters"),
-])
+@pytest.mark.parametrize(
+    "text, hint, message",
+    [
+        ("[web]\nweb1 this is not=valid\n", "hosts.ini", "Expected key=value"),
+        ("[web:children]\nmissing\n", "hosts", "undefined group 'missing'"),
+        ("all:\n  hosts: [a, b]\n", "hosts.yml", "'hosts' of group 'all' must be a mapping"),
+        ("webservers: just a string\n", "hosts", "group 'webservers' must be a mapping"),
+        ("all:\n  hostz:\n    a:\n", "hosts.yaml", "unexpected key(s) hostz"),
+        ("all:\n  hosts: {a: [\n", "hosts.yml", "line 3"),
+        ("\x00\x01\x02garbage", "hosts", "binary or control characters"),
+    ],
+)
 def test_it_raises_a_clear_error_for_garbage(text, hint, message):
     with pytest.raises(InventoryError) as err:
         parse_inventory(text, hint)
@@ -118,16 +121,18 @@ def test_it_builds_a_yaml_inventory_dict():
         {"name": "db1", "address": "10.0.0.2", "port": None, "user": None, "vars": {}},
     ]
     inv = build_inventory(hosts, {"web": ["web1"], "everything": ["web1", "db1"]})
-    assert inv == {"all": {
-        "hosts": {
-            "web1": {"role": "web", "ansible_host": "10.0.0.1", "ansible_port": 2222, "ansible_user": "deploy"},
-            "db1": {"ansible_host": "10.0.0.2"},
-        },
-        "children": {
-            "web": {"hosts": {"web1": None}},
-            "everything": {"hosts": {"web1": None, "db1": None}},
-        },
-    }}
+    assert inv == {
+        "all": {
+            "hosts": {
+                "web1": {"role": "web", "ansible_host": "10.0.0.1", "ansible_port": 2222, "ansible_user": "deploy"},
+                "db1": {"ansible_host": "10.0.0.2"},
+            },
+            "children": {
+                "web": {"hosts": {"web1": None}},
+                "everything": {"hosts": {"web1": None, "db1": None}},
+            },
+        }
+    }
 
 
 def test_it_round_trips_a_built_inventory_through_the_parser():
@@ -137,21 +142,27 @@ def test_it_round_trips_a_built_inventory_through_the_parser():
     assert parsed["groups"]["web"]["hosts"] == ["web1"]
 
 
-@pytest.mark.parametrize("groups, message", [
-    ({"web-servers": ["h1"]}, "Invalid group name"),
-    ({"1web": ["h1"]}, "Invalid group name"),
-    ({"all": ["h1"]}, "reserved"),
-    ({"web": ["nope"]}, "unknown host"),
-])
+@pytest.mark.parametrize(
+    "groups, message",
+    [
+        ({"web-servers": ["h1"]}, "Invalid group name"),
+        ({"1web": ["h1"]}, "Invalid group name"),
+        ({"all": ["h1"]}, "reserved"),
+        ({"web": ["nope"]}, "unknown host"),
+    ],
+)
 def test_it_rejects_bad_groups(groups, message):
     with pytest.raises(InventoryError, match=message):
         build_inventory([{"name": "h1", "address": "127.0.0.1"}], groups)
 
 
-@pytest.mark.parametrize("hosts, message", [
-    ([{"name": "bad name", "address": "x"}], "Invalid host name"),
-    ([{"name": "h1", "address": "x"}, {"name": "h1", "address": "y"}], "Duplicate host"),
-])
+@pytest.mark.parametrize(
+    "hosts, message",
+    [
+        ([{"name": "bad name", "address": "x"}], "Invalid host name"),
+        ([{"name": "h1", "address": "x"}, {"name": "h1", "address": "y"}], "Duplicate host"),
+    ],
+)
 def test_it_rejects_bad_hosts(hosts, message):
     with pytest.raises(InventoryError, match=message):
         build_inventory(hosts, {})

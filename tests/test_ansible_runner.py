@@ -1,4 +1,5 @@
 """Real ansible-runner runs against localhost (ansible_connection=local) and a loopback sshd."""
+
 from __future__ import annotations
 
 import os
@@ -50,11 +51,13 @@ class Recorder:
 @pytest.fixture
 def playbook(tmp_path: Path):
     """Write a one-play playbook (hosts: all, no facts) with the given tasks YAML; return its path."""
+
     def write(tasks: str, name: str = "play.yml") -> str:
         path = tmp_path / name
         body = textwrap.indent(textwrap.dedent(tasks).strip(), "    ")
         path.write_text(f"- hosts: all\n  gather_facts: false\n  tasks:\n{body}\n")
         return str(path)
+
     return write
 
 
@@ -138,8 +141,12 @@ def test_it_reports_an_unreachable_host(playbook, work_dir):
         - name: ping
           ping:
     """)
-    dead = {"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1,
-            "ansible_ssh_common_args": "-o ConnectTimeout=3"}
+    dead = {
+        "ansible_connection": "ssh",
+        "ansible_host": "127.0.0.1",
+        "ansible_port": 1,
+        "ansible_ssh_common_args": "-o ConnectTimeout=3",
+    }
     rec = Recorder()
     result = run(RunSpec(path, local_inventory("alive", dead=dead)), work_dir, rec)
     assert result.status == "failed"
@@ -163,8 +170,9 @@ def test_it_passes_limit_tags_extra_vars_and_check_mode(playbook, work_dir, tmp_
           tags: [a]
     """)
     rec = Recorder()
-    spec = RunSpec(path, local_inventory("h1", "h2"), limit="h1", tags="a", extra_vars={"colour": "teal"},
-                   check=True, diff=True)
+    spec = RunSpec(
+        path, local_inventory("h1", "h2"), limit="h1", tags="a", extra_vars={"colour": "teal"}, check=True, diff=True
+    )
     result = run(spec, work_dir, rec)
     assert result.status == "successful"
     assert list(result.stats) == ["h1"]
@@ -264,10 +272,13 @@ def test_it_runs_over_real_ssh_to_a_loopback_sshd(playbook, work_dir):
     """)
     with LoopbackSSHD() as sshd:
         host = {
-            "ansible_host": "127.0.0.1", "ansible_port": sshd.port, "ansible_user": sshd.user,
-            "ansible_connection": "ssh", "ansible_ssh_private_key_file": str(sshd.key_path),
+            "ansible_host": "127.0.0.1",
+            "ansible_port": sshd.port,
+            "ansible_user": sshd.user,
+            "ansible_connection": "ssh",
+            "ansible_ssh_private_key_file": str(sshd.key_path),
             "ansible_ssh_common_args": "-o ControlPersist=no -o StrictHostKeyChecking=no "
-                                       "-o UserKnownHostsFile=/dev/null",
+            "-o UserKnownHostsFile=/dev/null",
             "ansible_python_interpreter": sys.executable,
         }
         rec = Recorder()

@@ -1,5 +1,8 @@
 """Database settings, error pages, static files and settings validation."""
+
 from __future__ import annotations
+
+from datetime import UTC
 
 import pytest
 import sqlalchemy as sa
@@ -38,12 +41,15 @@ def test_htmx_is_served_from_our_own_static_files(client):
     assert resp.status_code == 200 and b'version:"2.0.11"' in resp.data
 
 
-@pytest.mark.parametrize("name,value,call,message", [
-    ("X_INT", "ten", lambda: env_int("X_INT", 1), "X_INT='ten' is not a whole number"),
-    ("X_INT", "-3", lambda: env_int("X_INT", 1, minimum=0), "X_INT=-3 must be at least 0"),
-    ("X_BOOL", "maybe", lambda: env_bool("X_BOOL", False), "X_BOOL='maybe' is not a yes/no value"),
-    ("X_TZ", "Mars/Olympus", lambda: env_timezone("X_TZ", "UTC"), "X_TZ='Mars/Olympus' is not a time zone name"),
-])
+@pytest.mark.parametrize(
+    "name,value,call,message",
+    [
+        ("X_INT", "ten", lambda: env_int("X_INT", 1), "X_INT='ten' is not a whole number"),
+        ("X_INT", "-3", lambda: env_int("X_INT", 1, minimum=0), "X_INT=-3 must be at least 0"),
+        ("X_BOOL", "maybe", lambda: env_bool("X_BOOL", False), "X_BOOL='maybe' is not a yes/no value"),
+        ("X_TZ", "Mars/Olympus", lambda: env_timezone("X_TZ", "UTC"), "X_TZ='Mars/Olympus' is not a time zone name"),
+    ],
+)
 def test_bad_settings_fail_loudly_with_the_variable_named(monkeypatch, name, value, call, message):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
@@ -51,14 +57,14 @@ def test_bad_settings_fail_loudly_with_the_variable_named(monkeypatch, name, val
 
 
 def test_times_show_in_the_configured_time_zone(monkeypatch, service_env):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from app import create_app
 
     monkeypatch.setenv("CELERY_TIMEZONE", "America/Bogota")
     bogota = create_app({"TESTING": True})
     assert bogota.extensions["celery"].conf.timezone == "America/Bogota"
-    shown = bogota.jinja_env.filters["dt"](datetime(2026, 1, 1, 12, 0, tzinfo=timezone.utc))
+    shown = bogota.jinja_env.filters["dt"](datetime(2026, 1, 1, 12, 0, tzinfo=UTC))
     assert shown == "2026-01-01 07:00:00"
 
 

@@ -1,4 +1,5 @@
 """Logging in and out, CSRF, redirects and roles."""
+
 from __future__ import annotations
 
 import pytest
@@ -55,12 +56,15 @@ def test_it_rejects_a_post_without_csrf(client, auth):
     assert client.get("/").status_code == 200  # still logged in
 
 
-@pytest.mark.parametrize("next_url,expected", [
-    ("/audit", "/audit"),
-    ("https://evil.example/", "/"),
-    ("//evil.example/x", "/"),
-    ("/\\evil.example", "/"),
-])
+@pytest.mark.parametrize(
+    "next_url,expected",
+    [
+        ("/audit", "/audit"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+    ],
+)
 def test_it_only_follows_local_next_urls(auth, next_url, expected):
     resp = auth.login("admin", next_url=next_url)
     assert resp.headers["Location"] == expected
@@ -86,12 +90,14 @@ def test_it_keeps_a_viewer_from_creating_users(app, client, auth):
     resp = auth.post("/users", {"username": "mallory", "role": "admin", "password": "x" * 12})
     assert resp.status_code == 403
     from app.models import User
+
     with app.app_context():
         assert User.by_username("mallory") is None
 
 
 def test_it_refuses_a_disabled_user(app, client, auth, users):
     from app.models import User
+
     with app.app_context():
         db.session.get(User, users["viewer"]).active = False
         db.session.commit()

@@ -1,4 +1,5 @@
 """In a real browser: run a playbook from the form and watch the live log until success (desktop and phone)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Log in with a real Chromium at desktop and phone sizes; no console errors, no failed requests."""
+
 from __future__ import annotations
 
 import pytest

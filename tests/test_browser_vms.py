@@ -1,4 +1,5 @@
 """On a phone: create a VM, then restart it from its page, watching each job's steps live."""
+
 from __future__ import annotations
 
 import pytest

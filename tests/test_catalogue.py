@@ -1,4 +1,5 @@
 """The playbook catalogue: only files inside PLAYBOOKS_DIR, with clear refusals."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,16 +24,19 @@ def test_it_lists_playbooks_but_not_roles_or_escaping_links(root):
     assert [p.name for p in list_playbooks(root)] == ["site.yml", "sub/deep.yaml"]
 
 
-@pytest.mark.parametrize("name,message", [
-    ("../secret.yml", "points outside the playbooks folder"),
-    ("sub/../../secret.yml", "points outside the playbooks folder"),
-    ("link.yml", "points outside the playbooks folder"),
-    ("/etc/passwd", "is not a playbook name"),
-    ("~root/x.yml", "is not a playbook name"),
-    ("", "is not a playbook name"),
-    ("missing.yml", "There is no playbook"),
-    ("sub", "is not a playbook (expected a .yml or .yaml file)"),
-])
+@pytest.mark.parametrize(
+    "name,message",
+    [
+        ("../secret.yml", "points outside the playbooks folder"),
+        ("sub/../../secret.yml", "points outside the playbooks folder"),
+        ("link.yml", "points outside the playbooks folder"),
+        ("/etc/passwd", "is not a playbook name"),
+        ("~root/x.yml", "is not a playbook name"),
+        ("", "is not a playbook name"),
+        ("missing.yml", "There is no playbook"),
+        ("sub", "is not a playbook (expected a .yml or .yaml file)"),
+    ],
+)
 def test_it_refuses_names_that_escape_or_do_not_exist(root, name, message):
     with pytest.raises(PlaybookError, match=message.replace("(", r"\(").replace(")", r"\)")):
         resolve(root, name)

@@ -1,4 +1,5 @@
 """`make dev` for real: five processes up, the printed admin can log in, Ctrl-C stops them all."""
+
 from __future__ import annotations
 
 import http.cookiejar
@@ -39,20 +40,31 @@ class DevStack:
     def __init__(self, tmp_path) -> None:  # type: ignore[no-untyped-def]
         self.env = {k: v for k, v in os.environ.items() if k not in APP_VARS}
         self.web, self.flower, self.var = free_port(), free_port(), tmp_path / "var"
-        self.env.update(VAR_DIR=str(self.var), WEB_PORT=str(self.web), FLOWER_PORT=str(self.flower),
-                        WORKER_CONCURRENCY="1")
+        self.env.update(
+            VAR_DIR=str(self.var), WEB_PORT=str(self.web), FLOWER_PORT=str(self.flower), WORKER_CONCURRENCY="1"
+        )
         self.tmp, self.runs, self.proc = tmp_path, 0, None
 
     def start(self) -> None:
         """Run `make dev` once more, logging to its own file."""
         self.runs += 1
         self.log = self.tmp / f"make-dev-{self.runs}.log"
-        self.proc = subprocess.Popen(["make", "dev"], cwd=ROOT, env=self.env, stdout=self.log.open("wb"),
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            ["make", "dev"],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{self.web}"
         healthy = lambda: port_open(self.web) and fetch(base + "/healthz")[0] == 200  # noqa: E731
-        wait_for(lambda: self.proc.poll() is not None or healthy(), timeout=120, interval=0.5,
-                 message="make dev to become healthy")
+        wait_for(
+            lambda: self.proc.poll() is not None or healthy(),
+            timeout=120,
+            interval=0.5,
+            message="make dev to become healthy",
+        )
         assert self.proc.poll() is None, self.log.read_text()
 
     def stop(self) -> None:
@@ -61,8 +73,11 @@ class DevStack:
         assert len(members) >= 7  # make, honcho and six processes
         os.killpg(self.proc.pid, signal.SIGINT)
         self.proc.wait(timeout=30)
-        wait_for(lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members),
-                 timeout=20, message="every dev process to exit")
+        wait_for(
+            lambda: not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in members),
+            timeout=20,
+            message="every dev process to exit",
+        )
 
     def kill(self) -> None:
         """Clean up after a failed test: honcho puts each process in its own session, so killing make's
@@ -124,8 +139,9 @@ def _log_in(base: str, password: str) -> None:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', fetch(base + "/login", opener)[1])
-    status, page = fetch(base + "/login", opener, {"username": "admin", "password": password,
-                                                   "csrf_token": token.group(1)})
+    status, page = fetch(
+        base + "/login", opener, {"username": "admin", "password": password, "csrf_token": token.group(1)}
+    )
     assert status == 200 and "Log out admin" in page
 
 

@@ -1,4 +1,5 @@
 """The event callback, without Ansible: runner events become ordered job lines; failures are flagged."""
+
 from __future__ import annotations
 
 from app.ansible.runner import EventBatcher, to_event
@@ -14,16 +15,23 @@ def runner_event(counter: int, event: str, stdout: str, host: str | None = None)
 
 
 def test_it_turns_runner_events_into_lines_and_flags_failures():
-    events = [to_event(e) for e in [
-        runner_event(1, "playbook_on_start", ""),
-        runner_event(2, "playbook_on_task_start", "TASK [Maybe fail] ***"),
-        runner_event(3, "runner_on_failed", "fatal: [bad-1]: FAILED! => {}", host="bad-1"),
-        runner_event(4, "runner_on_unreachable", "fatal: [gone]: UNREACHABLE! => {}", host="gone"),
-        runner_event(5, "runner_on_ok", "ok: [good]", host="good"),
-    ]]
+    events = [
+        to_event(e)
+        for e in [
+            runner_event(1, "playbook_on_start", ""),
+            runner_event(2, "playbook_on_task_start", "TASK [Maybe fail] ***"),
+            runner_event(3, "runner_on_failed", "fatal: [bad-1]: FAILED! => {}", host="bad-1"),
+            runner_event(4, "runner_on_unreachable", "fatal: [gone]: UNREACHABLE! => {}", host="gone"),
+            runner_event(5, "runner_on_ok", "ok: [good]", host="good"),
+        ]
+    ]
     lines = job_lines(events)
-    assert [line["text"] for line in lines] == ["TASK [Maybe fail] ***", "fatal: [bad-1]: FAILED! => {}",
-                                                "fatal: [gone]: UNREACHABLE! => {}", "ok: [good]"]
+    assert [line["text"] for line in lines] == [
+        "TASK [Maybe fail] ***",
+        "fatal: [bad-1]: FAILED! => {}",
+        "fatal: [gone]: UNREACHABLE! => {}",
+        "ok: [good]",
+    ]
     assert [line["failed"] for line in lines] == [False, True, True, False]
     assert lines[1]["host"] == "bad-1" and lines[1]["task"] == "Maybe fail"
 

@@ -1,4 +1,5 @@
 """A real worker through a real broker, and /healthz."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Hosts and groups in the UI, and importing an Ansible inventory with Ansible's own parser."""
+
 from __future__ import annotations
 
 import io
@@ -59,8 +60,9 @@ def test_it_reimports_idempotently_and_reports_changes(app, auth):
     auth.post("/inventory/import", {"text": INI})
     again = auth.post("/inventory/import", {"text": INI}).get_data(as_text=True)
     assert "Imported: 0 created, 0 updated, 6 unchanged." in again
-    resp = auth.post("/inventory/import", {"upload": (io.BytesIO(YAML.encode()), "hosts.yml")},
-                     content_type="multipart/form-data")
+    resp = auth.post(
+        "/inventory/import", {"upload": (io.BytesIO(YAML.encode()), "hosts.yml")}, content_type="multipart/form-data"
+    )
     page = resp.get_data(as_text=True)
     assert "Imported: 1 created, 2 updated, 0 unchanged." in page
     assert "host web-03" in page
@@ -81,8 +83,17 @@ def test_it_creates_and_edits_a_host_with_yaml_variables(app, client, auth):
     auth.login("operator")
     resp = auth.post("/groups", {"name": "web"})
     assert resp.status_code == 302
-    resp = auth.post("/hosts", {"name": "web-01", "address": "10.0.0.1", "port": "22", "user": "deploy",
-                                "variables": "role: frontend\nweights: [1, 2]", "groups": ["web"]})
+    resp = auth.post(
+        "/hosts",
+        {
+            "name": "web-01",
+            "address": "10.0.0.1",
+            "port": "22",
+            "user": "deploy",
+            "variables": "role: frontend\nweights: [1, 2]",
+            "groups": ["web"],
+        },
+    )
     assert resp.status_code == 302
     host_url = resp.headers["Location"]
     hosts, groups = hosts_and_groups(app)
@@ -118,6 +129,7 @@ def test_viewers_see_but_cannot_change_the_inventory(app, client, auth):
 
 def test_it_deletes_a_host_and_audits_it(app, auth):
     from app.models import AuditEvent
+
     auth.login("operator")
     host_url = auth.post("/hosts", {"name": "old-01"}).headers["Location"]
     resp = auth.post(host_url + "/delete")

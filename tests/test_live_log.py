@@ -1,4 +1,5 @@
 """The job page's live log: ?after=<seq> appends without loss or repeats; 286 stops polling; long logs stay fast."""
+
 from __future__ import annotations
 
 import re
@@ -7,21 +8,30 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.jobs.state import transition
 from app.models import Job, JobLine
 from app.models.job import JobTarget
-from app.jobs.state import transition
 
 
 def make_job(app, status: str = "running", lines: int = 0) -> int:
     """A job row with `lines` numbered log lines, written the way the worker writes them."""
     with app.app_context():
-        job = Job(kind="playbook", name="tests/echo.yml", created_by="oper", soft_time_limit=60,
-                  time_limit=120, status=status, params={})
+        job = Job(
+            kind="playbook",
+            name="tests/echo.yml",
+            created_by="oper",
+            soft_time_limit=60,
+            time_limit=120,
+            status=status,
+            params={},
+        )
         job.targets = [JobTarget(kind="host", name="web-01")]
         db.session.add(job)
         db.session.flush()
-        rows = [{"job_id": job.id, "seq": i, "text": f"line {i}\n", "event": "verbose", "failed": False}
-                for i in range(1, lines + 1)]
+        rows = [
+            {"job_id": job.id, "seq": i, "text": f"line {i}\n", "event": "verbose", "failed": False}
+            for i in range(1, lines + 1)
+        ]
         if rows:
             db.session.execute(sa.insert(JobLine), rows)
         db.session.commit()
@@ -86,8 +96,7 @@ def test_the_page_shows_the_tail_of_a_20000_line_log_and_loads_earlier_lines(app
 def test_it_renders_ansi_colours_escaped(app, viewer):
     job_id = make_job(app)
     with app.app_context():
-        db.session.add(JobLine(job_id=job_id, seq=1, text="\x1b[0;31mfatal: <script>x</script>\x1b[0m\n",
-                               failed=True))
+        db.session.add(JobLine(job_id=job_id, seq=1, text="\x1b[0;31mfatal: <script>x</script>\x1b[0m\n", failed=True))
         db.session.commit()
     html = viewer.get(f"/jobs/{job_id}/tail?after=0&status=running").get_data(as_text=True)
     assert '<span class="ansi-red">fatal: &lt;script&gt;x&lt;/script&gt;</span>' in html

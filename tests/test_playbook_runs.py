@@ -1,4 +1,5 @@
 """Playbook runs end to end: form → SQL → broker → real worker → ansible-runner → SQL → pages."""
+
 from __future__ import annotations
 
 import psutil
@@ -39,8 +40,7 @@ def test_it_runs_a_playbook_and_records_per_host_stats(app, client, auth):
 def test_it_marks_a_failing_task_failed_and_names_the_hosts(app, auth):
     add_hosts(app, "ok-1", "bad-1", group="mixed")
     auth.login("operator")
-    job_id = submit(auth, playbook="tests/fail_on.yml", target="group", group="mixed",
-                    extra_vars="fail_hosts: [bad-1]")
+    job_id = submit(auth, playbook="tests/fail_on.yml", target="group", group="mixed", extra_vars="fail_hosts: [bad-1]")
     job = wait_status(app, job_id)
     assert job.status == "failed" and job.rc != 0
     assert job.error == "Failed on: bad-1"
@@ -51,9 +51,17 @@ def test_it_marks_a_failing_task_failed_and_names_the_hosts(app, auth):
 
 def test_it_reports_an_unreachable_host(app, auth):
     from app.models import Host
+
     with app.app_context():
-        db.session.add(Host(name="ghost", address="127.0.0.1", port=1, user="nobody",
-                            variables={"ansible_ssh_common_args": "-o ConnectTimeout=3"}))
+        db.session.add(
+            Host(
+                name="ghost",
+                address="127.0.0.1",
+                port=1,
+                user="nobody",
+                variables={"ansible_ssh_common_args": "-o ConnectTimeout=3"},
+            )
+        )
         db.session.commit()
     auth.login("operator")
     job = wait_status(app, submit(auth, playbook="ping.yml", hosts=["ghost"]))
@@ -90,6 +98,7 @@ def test_it_refuses_bad_extra_vars_with_the_line(app, auth):
 def escaping_link(service_env, tmp_path):
     """A symlink inside the catalogue that points at a playbook outside it."""
     from pathlib import Path
+
     outside = tmp_path / "outside.yml"
     outside.write_text("- hosts: all\n  tasks: []\n")
     link = Path(service_env["PLAYBOOKS_DIR"]) / "escape.yml"
@@ -137,8 +146,9 @@ def test_it_relaunches_with_the_same_parameters(app, client, auth):
 def test_it_retries_only_the_failed_hosts(app, client, auth):
     add_hosts(app, "r-ok", "r-bad", group="retry")
     auth.login("operator")
-    first = wait_status(app, submit(auth, playbook="tests/fail_on.yml", target="group", group="retry",
-                                    extra_vars="fail_hosts: [r-bad]"))
+    first = wait_status(
+        app, submit(auth, playbook="tests/fail_on.yml", target="group", group="retry", extra_vars="fail_hosts: [r-bad]")
+    )
     assert first.status == "failed"
     resp = auth.post(f"/jobs/{first.id}/retry-failed")
     retry = wait_status(app, int(resp.headers["Location"].rsplit("/", 1)[1]))
@@ -165,9 +175,13 @@ def test_it_cancels_a_running_job_within_two_seconds_leaving_no_process(app, cli
     assert job.status == "canceled" and job.canceled_by == "oper"
     assert (job.finished_at - job.started_at).total_seconds() < 60
     wait_for(lambda: not _sleepers("47.123"), timeout=2, message="no sleep process left")
-    left = [" ".join(p.info["cmdline"]) for p in psutil.process_iter(["cmdline", "status"])
-            if p.info["status"] != "zombie" and "ansible-playbook" in " ".join(p.info["cmdline"] or [])
-            and f"opsdash-job-{job_id}-" in " ".join(p.info["cmdline"] or [])]
+    left = [
+        " ".join(p.info["cmdline"])
+        for p in psutil.process_iter(["cmdline", "status"])
+        if p.info["status"] != "zombie"
+        and "ansible-playbook" in " ".join(p.info["cmdline"] or [])
+        and f"opsdash-job-{job_id}-" in " ".join(p.info["cmdline"] or [])
+    ]
     assert not left, left
 
 

@@ -1,4 +1,5 @@
 """A playbook run over real SSH: the job path (form → worker → ansible-runner) against a loopback sshd."""
+
 from __future__ import annotations
 
 import sys
@@ -12,10 +13,19 @@ from tests.sshd import LoopbackSSHD
 def test_it_runs_a_playbook_over_ssh_as_a_job(app, auth, worker):
     with LoopbackSSHD() as sshd:
         with app.app_context():
-            db.session.add(Host(name="ssh-01", address="127.0.0.1", port=sshd.port, user=sshd.user, variables={
-                "ansible_ssh_private_key_file": str(sshd.key_path),
-                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
-                "ansible_python_interpreter": sys.executable}))
+            db.session.add(
+                Host(
+                    name="ssh-01",
+                    address="127.0.0.1",
+                    port=sshd.port,
+                    user=sshd.user,
+                    variables={
+                        "ansible_ssh_private_key_file": str(sshd.key_path),
+                        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+                        "ansible_python_interpreter": sys.executable,
+                    },
+                )
+            )
             db.session.commit()
         auth.login("operator")
         resp = auth.post("/run", run_form("gather_facts.yml", hosts=["ssh-01"]))

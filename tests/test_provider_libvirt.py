@@ -1,4 +1,5 @@
 """LibvirtProvider against libvirt's real in-memory test driver (test:///default): no mocks."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,15 @@ from collections.abc import Iterator
 import libvirt
 import pytest
 
-from app.providers.base import (VM_STATES, ProviderError, RecordingSteps, TransientProviderError,
-                                VMNotFound, VMSpec, make_step)
+from app.providers.base import (
+    VM_STATES,
+    ProviderError,
+    RecordingSteps,
+    TransientProviderError,
+    VMNotFound,
+    VMSpec,
+    make_step,
+)
 from app.providers.libvirt import LibvirtProvider, map_state
 from app.providers.libvirt_conn import get_connection
 from app.providers.libvirt_xml import owned_volumes
@@ -63,11 +71,17 @@ def all_ok(steps: RecordingSteps) -> bool:
 
 # ---- create -------------------------------------------------------------------------------
 
+
 def test_it_creates_a_vm_logging_every_step_and_ends_running(provider, conn, name):
     steps = RecordingSteps()
     result = provider.create(VMSpec(name, vcpus=2, memory_mib=512, disk_gib=4), steps)
-    assert steps.names() == ["selecting storage pool", "defining domain", f"creating volume {name}-disk0",
-                             "starting domain", "waiting for running state"]
+    assert steps.names() == [
+        "selecting storage pool",
+        "defining domain",
+        f"creating volume {name}-disk0",
+        "starting domain",
+        "waiting for running state",
+    ]
     assert [e[1] for e in steps.events] == ["start", "ok"] * 5
     assert steps.outcome("selecting storage pool") == ("ok", POOL)
     assert result.state == "running" and provider.state(name) == "running"
@@ -79,8 +93,11 @@ def test_it_creates_a_vm_logging_every_step_and_ends_running(provider, conn, nam
 
 def test_it_layers_the_disk_on_a_base_image(provider, conn, name):
     pool = conn.storagePoolLookupByName(POOL)
-    base = pool.createXML(f"<volume><name>{name}-base</name><capacity unit='GiB'>1</capacity>"
-                          "<target><format type='qcow2'/></target></volume>", 0)
+    base = pool.createXML(
+        f"<volume><name>{name}-base</name><capacity unit='GiB'>1</capacity>"
+        "<target><format type='qcow2'/></target></volume>",
+        0,
+    )
     try:
         steps = RecordingSteps()
         provider.create(VMSpec(name, 1, 256, 2, image=f"{name}-base"), steps)
@@ -105,18 +122,20 @@ def test_it_fails_a_name_clash_leaving_the_existing_domain_alone(provider, conn)
 
 def test_it_undefines_the_domain_when_the_volume_name_clashes(provider, conn, name):
     pool = conn.storagePoolLookupByName(POOL)
-    squatter = pool.createXML(f"<volume><name>{name}-disk0</name>"
-                              "<capacity unit='GiB'>1</capacity></volume>", 0)
+    squatter = pool.createXML(f"<volume><name>{name}-disk0</name><capacity unit='GiB'>1</capacity></volume>", 0)
     try:
         steps = RecordingSteps()
         with pytest.raises(ProviderError, match=f"creating volume {name}-disk0: .*already exists"):
             provider.create(VMSpec(name, 1, 256, 2), steps)
-        assert steps.names()[-3:] == [f"creating volume {name}-disk0", "cleanup: destroying domain",
-                                      "cleanup: undefining domain"]
+        assert steps.names()[-3:] == [
+            f"creating volume {name}-disk0",
+            "cleanup: destroying domain",
+            "cleanup: undefining domain",
+        ]
         assert steps.outcome("cleanup: destroying domain") == ("ok", "not running")
         assert steps.outcome("cleanup: undefining domain") == ("ok", "")
         assert name not in domains(conn)
-        assert squatter.info()[1] == 1024 ** 3  # not ours, so not deleted
+        assert squatter.info()[1] == 1024**3  # not ours, so not deleted
     finally:
         squatter.delete(0)
 
@@ -131,11 +150,17 @@ def test_it_fails_before_making_anything_when_the_base_image_is_missing(provider
 
 # ---- delete -------------------------------------------------------------------------------
 
+
 def test_it_deletes_domain_and_volume_logging_every_step(provider, conn, vm):
     steps = RecordingSteps()
     result = provider.delete(vm, steps)
-    assert steps.names() == ["looking up domain", "destroying domain", "undefining domain",
-                             f"deleting volume {vm}-disk0", "checking domain is gone"]
+    assert steps.names() == [
+        "looking up domain",
+        "destroying domain",
+        "undefining domain",
+        f"deleting volume {vm}-disk0",
+        "checking domain is gone",
+    ]
     assert all_ok(steps) and result.state is None and result.notes == ()
     assert vm not in domains(conn) and f"{vm}-disk0" not in volumes(conn)
 
@@ -172,8 +197,9 @@ def test_it_delete_finds_the_disk_by_name_when_the_domain_is_already_gone(provid
 
 
 def test_it_delete_reports_a_volume_it_cannot_remove_without_raising(conn, name):
-    pool = conn.storagePoolDefineXML(f"<pool type='dir'><name>{name}-pool</name>"
-                                     f"<target><path>/{name}</path></target></pool>", 0)
+    pool = conn.storagePoolDefineXML(
+        f"<pool type='dir'><name>{name}-pool</name><target><path>/{name}</path></target></pool>", 0
+    )
     pool.create(0)
     provider = LibvirtProvider(URI, pool=f"{name}-pool", poll_interval=0.01)
     provider.create(VMSpec(name, 1, 256, 2))
@@ -201,6 +227,7 @@ def test_it_deletes_a_vm_that_has_a_managed_save_image_and_snapshots(provider, c
 
 
 # ---- power --------------------------------------------------------------------------------
+
 
 def test_it_start_on_a_running_vm_is_a_noted_no_op(provider, vm):
     steps = RecordingSteps()
@@ -245,6 +272,7 @@ def test_it_restarts_by_reboot_and_a_stopped_vm_by_stop_and_start(provider, vm):
 
 # ---- state / list / reconcile -------------------------------------------------------------
 
+
 def test_it_reports_state_and_list_and_raises_vm_not_found(provider, vm):
     assert provider.state(vm) == "running"
     listed = provider.list()
@@ -262,8 +290,9 @@ def test_it_lists_changes_made_behind_its_back(provider, conn, vm):
     conn.lookupByName(vm).create()
     conn.lookupByName(vm).suspend()
     assert provider.list()[vm] == "paused"
-    other = conn.createXML(f"<domain type='test'><name>{vm}-x</name><memory>65536</memory>"
-                           "<os><type>hvm</type></os></domain>", 0)  # transient, made outside
+    other = conn.createXML(
+        f"<domain type='test'><name>{vm}-x</name><memory>65536</memory><os><type>hvm</type></os></domain>", 0
+    )  # transient, made outside
     assert provider.list()[f"{vm}-x"] == "running"
     other.destroy()
     assert f"{vm}-x" not in provider.list()
@@ -278,6 +307,7 @@ def test_it_maps_libvirt_states_into_the_closed_set():
 
 
 # ---- connections and errors ---------------------------------------------------------------
+
 
 def test_it_maps_an_unreachable_daemon_to_a_transient_error():
     with pytest.raises(TransientProviderError, match="Failed to connect socket"):
@@ -318,6 +348,7 @@ def test_it_gives_a_forked_child_its_own_connection(provider, conn, vm):
 
 
 # ---- steps and spec -----------------------------------------------------------------------
+
 
 def test_it_logs_a_failed_step_with_its_reason():
     events: list[tuple[str, str, str]] = []

@@ -1,4 +1,5 @@
 """Nothing stays running forever: a killed worker's job is marked lost and frees its host."""
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,18 @@ from tests.services import start_worker, stop_process, wait_for
 def queue_sleep_job(app, host: str, queue: str | None, seconds: str) -> int:
     """Submit a sleep playbook job on `host`, optionally to a dedicated queue."""
     with app.app_context():
-        job = Job(kind="playbook", name="tests/sleep.yml", created_by="oper", soft_time_limit=300, time_limit=360,
-                  params={"playbook": "tests/sleep.yml", "extra_vars": {"seconds": seconds},
-                          **({"queue": queue} if queue else {})})
+        job = Job(
+            kind="playbook",
+            name="tests/sleep.yml",
+            created_by="oper",
+            soft_time_limit=300,
+            time_limit=360,
+            params={
+                "playbook": "tests/sleep.yml",
+                "extra_vars": {"seconds": seconds},
+                **({"queue": queue} if queue else {}),
+            },
+        )
         job.targets = [JobTarget(kind="host", name=host)]
         submit(job)
         return job.id
@@ -59,6 +69,7 @@ def _kill_leftover_sleeps(marker: str) -> None:
 
 def test_a_late_worker_cannot_overwrite_a_final_status(app):
     from app.jobs.state import finish, request_cancel, transition
+
     with app.app_context():
         job = Job(kind="playbook", name="x", created_by="t", soft_time_limit=1, time_limit=2, status="running")
         db.session.add(job)
@@ -74,15 +85,26 @@ def test_a_late_worker_cannot_overwrite_a_final_status(app):
 def test_a_run_that_hits_its_soft_limit_is_stopped_and_marked_timed_out(app, worker):
     add_hosts(app, "slow-01")
     with app.app_context():
-        job = Job(kind="playbook", name="tests/sleep.yml", created_by="oper", soft_time_limit=3, time_limit=70,
-                  params={"playbook": "tests/sleep.yml", "extra_vars": {"seconds": "39.871"}})
+        job = Job(
+            kind="playbook",
+            name="tests/sleep.yml",
+            created_by="oper",
+            soft_time_limit=3,
+            time_limit=70,
+            params={"playbook": "tests/sleep.yml", "extra_vars": {"seconds": "39.871"}},
+        )
         job.targets = [JobTarget(kind="host", name="slow-01")]
         submit(job)
         job_id = job.id
     job = wait_status(app, job_id, timeout=30)
     assert job.status == "timed_out" and job.error == "Stopped at its time limit of 1 min"
     assert (job.finished_at - job.started_at).total_seconds() < 15
-    wait_for(lambda: not [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[:2] == ["sleep", "39.871"]],
-             timeout=5, message="no sleep left behind")
+    wait_for(
+        lambda: (
+            not [p for p in psutil.process_iter(["cmdline"]) if (p.info["cmdline"] or [])[:2] == ["sleep", "39.871"]]
+        ),
+        timeout=5,
+        message="no sleep left behind",
+    )
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TargetLock)) == 0

@@ -1,5 +1,6 @@
 """What the Celery side adds: real task names in Flower and the worker, Celery time limits and queues, kills,
 and records that RQ's own tools read."""
+
 from __future__ import annotations
 
 import base64
@@ -24,8 +25,10 @@ FLOWER_AUTH = "ops:flower-test"
 
 def flower_tasks(port: int) -> dict:
     """Flower's view of every task it saw (its JSON API, behind basic auth as in production)."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/tasks", headers={
-        "Authorization": "Basic " + base64.b64encode(FLOWER_AUTH.encode()).decode()})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/tasks",
+        headers={"Authorization": "Basic " + base64.b64encode(FLOWER_AUTH.encode()).decode()},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
@@ -35,9 +38,23 @@ def flower(service_env, tmp_path):
     """Flower itself, watching the test broker's events."""
     port = free_port()
     with (tmp_path / "flower.log").open("ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "wsgi", "flower", f"--port={port}",
-                                 "--address=127.0.0.1", f"--basic-auth={FLOWER_AUTH}"],
-                                cwd=ROOT, env=service_env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "wsgi",
+                "flower",
+                f"--port={port}",
+                "--address=127.0.0.1",
+                f"--basic-auth={FLOWER_AUTH}",
+            ],
+            cwd=ROOT,
+            env=service_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for(lambda: port_open(port), timeout=30, message="Flower to listen")
         yield port
@@ -100,8 +117,15 @@ def test_it_publishes_a_message_named_after_the_function_with_the_jobs_queue_and
 
 def test_it_caps_time_limits_at_the_projects_celery_limits(app):
     conf = app.extensions["celery"].conf
-    job = type("J", (), {"timeout": 10 * 3600, "_callback_names": {"success": None, "failure": None},
-                         "callback_timeout": lambda self, kind: 60})()
+    job = type(
+        "J",
+        (),
+        {
+            "timeout": 10 * 3600,
+            "_callback_names": {"success": None, "failure": None},
+            "callback_timeout": lambda self, kind: 60,
+        },
+    )()
     assert dispatch.time_limits(job, conf) == (conf.task_soft_time_limit, conf.task_time_limit)
     job.timeout = -1  # RQ's "no timeout": the project's limits still apply
     assert dispatch.time_limits(job, conf) == (conf.task_soft_time_limit, conf.task_time_limit)
@@ -192,11 +216,23 @@ def test_it_reports_counts_like_rq_info(ours, app):
     queue.enqueue(rq_jobs.add, 2, 2, depends_on=queue.enqueue(rq_jobs.add, 3, 3))
     queue.enqueue(rq_jobs.add, 4, 4).cancel()
     queue.enqueue_in(__import__("datetime").timedelta(hours=1), rq_jobs.add, 5, 5)
-    expected = {"name": "rqc", "queued": 1, "started": 0, "finished": 1, "failed": 1, "deferred": 1,
-                "scheduled": 1, "canceled": 1}
+    expected = {
+        "name": "rqc",
+        "queued": 1,
+        "started": 0,
+        "finished": 1,
+        "failed": 1,
+        "deferred": 1,
+        "scheduled": 1,
+        "canceled": 1,
+    }
     assert [row for row in queue_overview(ours.redis) if row["name"] == "rqc"] == [expected]
-    theirs = subprocess.run([dispatch_rq_bin(), "info", "--raw", "--only-queues", "--url", ours.url, "rqc"],
-                            capture_output=True, text=True, check=True).stdout.strip()
+    theirs = subprocess.run(
+        [dispatch_rq_bin(), "info", "--raw", "--only-queues", "--url", ours.url, "rqc"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     assert theirs == "queue rqc 1, 0 executing, 1 finished, 1 failed"
     app.cli.add_command(rq_cli)
     mine = app.test_cli_runner().invoke(args=["rq", "info", "--raw", "rqc"])
@@ -211,14 +247,34 @@ def dispatch_rq_bin() -> str:
 
 
 SAME_SIGNATURES = [
-    ("Queue", "__init__"), ("Queue", "enqueue_call"), ("Queue", "prepare_data"), ("Queue", "enqueue_at"),
-    ("Queue", "enqueue_many"), ("Queue", "enqueue_job"),
-    ("Queue", "schedule_job"), ("Queue", "get_job_ids"), ("Queue", "delete"), ("Queue", "enqueue_dependents"),
-    ("Job", "fetch"), ("Job", "fetch_many"), ("Job", "exists"), ("Job", "get_status"), ("Job", "cancel"),
-    ("Job", "delete"), ("Job", "requeue"), ("Job", "latest_result"), ("Job", "return_value"),
-    ("Retry", "__init__"), ("Callback", "__init__"), ("Dependency", "__init__"), ("cancel_job", None),
-    ("requeue_job", None), ("send_stop_job_command", None), ("FailedJobRegistry", "__init__"),
-    ("StartedJobRegistry", "get_job_ids"), ("ScheduledJobRegistry", "get_scheduled_time"),
+    ("Queue", "__init__"),
+    ("Queue", "enqueue_call"),
+    ("Queue", "prepare_data"),
+    ("Queue", "enqueue_at"),
+    ("Queue", "enqueue_many"),
+    ("Queue", "enqueue_job"),
+    ("Queue", "schedule_job"),
+    ("Queue", "get_job_ids"),
+    ("Queue", "delete"),
+    ("Queue", "enqueue_dependents"),
+    ("Job", "fetch"),
+    ("Job", "fetch_many"),
+    ("Job", "exists"),
+    ("Job", "get_status"),
+    ("Job", "cancel"),
+    ("Job", "delete"),
+    ("Job", "requeue"),
+    ("Job", "latest_result"),
+    ("Job", "return_value"),
+    ("Retry", "__init__"),
+    ("Callback", "__init__"),
+    ("Dependency", "__init__"),
+    ("cancel_job", None),
+    ("requeue_job", None),
+    ("send_stop_job_command", None),
+    ("FailedJobRegistry", "__init__"),
+    ("StartedJobRegistry", "get_job_ids"),
+    ("ScheduledJobRegistry", "get_scheduled_time"),
 ]
 
 

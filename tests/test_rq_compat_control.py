@@ -1,4 +1,5 @@
 """RQ conformance: cancel, delete, requeue, stop, scheduling and the TTLs."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,5 @@
 """RQ conformance: depends_on and Dependency."""
+
 from __future__ import annotations
 
 from datetime import timedelta

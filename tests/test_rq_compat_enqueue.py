@@ -1,4 +1,5 @@
 """RQ conformance: enqueueing, RQ's own keyword arguments, ids, fetching, statuses and the queue itself."""
+
 from __future__ import annotations
 
 from datetime import UTC
@@ -46,8 +47,19 @@ def test_it_lets_the_job_see_itself_through_get_current_job(impl):
 
 def test_it_consumes_rq_keyword_arguments_and_passes_the_rest_on(impl):
     job_id = impl.uid("custom")
-    job = impl.queue().enqueue(rq_jobs.echo, 1, x=2, job_timeout="2m", description="mine", result_ttl=100,
-                               ttl=60, failure_ttl=300, job_id=job_id, meta={"team": "ops"}, at_front=False)
+    job = impl.queue().enqueue(
+        rq_jobs.echo,
+        1,
+        x=2,
+        job_timeout="2m",
+        description="mine",
+        result_ttl=100,
+        ttl=60,
+        failure_ttl=300,
+        job_id=job_id,
+        meta={"team": "ops"},
+        at_front=False,
+    )
     assert (job.id, job.timeout, job.description, job.meta) == (job_id, 120, "mine", {"team": "ops"})
     assert (job.result_ttl, job.ttl, job.failure_ttl) == (100, 60, 300)
     impl.run(job)
@@ -84,14 +96,21 @@ def test_it_refuses_bad_timeouts_and_ttls(impl):
         queue.enqueue(rq_jobs.add, 1, 1, job_timeout=0)
     with pytest.raises(ValueError):
         queue.enqueue(rq_jobs.add, 1, 1, ttl=0)
-    assert queue.enqueue(rq_jobs.add, 1, 1).timeout == 180 == impl.queue(default_timeout="3m").enqueue(
-        rq_jobs.add, 1, 1).timeout
+    assert (
+        queue.enqueue(rq_jobs.add, 1, 1).timeout
+        == 180
+        == impl.queue(default_timeout="3m").enqueue(rq_jobs.add, 1, 1).timeout
+    )
 
 
 def test_it_enqueues_many_prepared_calls(impl):
     queue, first, second = impl.queue(), impl.uid("many"), impl.uid("many")
-    jobs = queue.enqueue_many([impl.api.Queue.prepare_data(rq_jobs.add, (1, 2), job_id=first),
-                               impl.api.Queue.prepare_data(rq_jobs.add, (3, 4), job_id=second, result_ttl=50)])
+    jobs = queue.enqueue_many(
+        [
+            impl.api.Queue.prepare_data(rq_jobs.add, (1, 2), job_id=first),
+            impl.api.Queue.prepare_data(rq_jobs.add, (3, 4), job_id=second, result_ttl=50),
+        ]
+    )
     assert [job.id for job in jobs] == [first, second] and queue.job_ids == [first, second]
     impl.run(*jobs)
     assert [job.return_value() for job in jobs] == [3, 7] and jobs[1].result_ttl == 50
@@ -171,8 +190,9 @@ def test_it_puts_at_front_jobs_first(impl):
 
 
 def test_it_enqueues_through_the_job_decorator(impl):
-    decorator = __import__("app.tasks.rq_compat.decorators" if impl.name == "celery" else "rq.decorators",
-                           fromlist=["job"]).job
+    decorator = __import__(
+        "app.tasks.rq_compat.decorators" if impl.name == "celery" else "rq.decorators", fromlist=["job"]
+    ).job
     delayed = decorator(impl.queue_name, connection=impl.redis, result_ttl=77)(rq_jobs.echo)
     job = delayed.delay(1, key="v", job_id=impl.uid("decorated"))
     assert job.result_ttl == 77 and job.id.startswith("decorated-")
@@ -183,8 +203,10 @@ def test_it_enqueues_through_the_job_decorator(impl):
 def test_it_publishes_only_when_the_callers_pipeline_commits(impl):
     queue = impl.queue()
     with impl.redis.pipeline() as pipe:
-        jobs = queue.enqueue_many([impl.api.Queue.prepare_data(rq_jobs.add, (1, 1)),
-                                   impl.api.Queue.prepare_data(rq_jobs.add, (2, 2))], pipeline=pipe)
+        jobs = queue.enqueue_many(
+            [impl.api.Queue.prepare_data(rq_jobs.add, (1, 1)), impl.api.Queue.prepare_data(rq_jobs.add, (2, 2))],
+            pipeline=pipe,
+        )
         assert queue.count == 0 and not impl.api.Job.exists(jobs[0].id, connection=impl.redis)
         pipe.execute()
     assert queue.job_ids == [job.id for job in jobs]

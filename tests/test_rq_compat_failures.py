@@ -1,4 +1,5 @@
 """RQ conformance: failures, retries, job timeouts and callbacks."""
+
 from __future__ import annotations
 
 import time
@@ -71,9 +72,12 @@ def test_it_calls_the_success_callback_with_the_result(impl):
 
 
 def test_it_calls_the_failure_callback_with_the_exception(impl):
-    job = impl.queue().enqueue(rq_jobs.fail, "bad input",
-                               on_failure=impl.api.Callback("tests.rq_jobs.on_failure", timeout=10),
-                               on_success=impl.api.Callback(rq_jobs.on_success))
+    job = impl.queue().enqueue(
+        rq_jobs.fail,
+        "bad input",
+        on_failure=impl.api.Callback("tests.rq_jobs.on_failure", timeout=10),
+        on_success=impl.api.Callback(rq_jobs.on_success),
+    )
     impl.run(job)
     assert impl.redis.lrange(f"callbacks:{job.id}", 0, -1) == [b"failure:ValueError:bad input"]
 

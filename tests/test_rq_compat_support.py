@@ -4,6 +4,7 @@ Each conformance test takes `impl` and runs twice: on real RQ (`rq worker --burs
 Celery-backed API (a real prefork Celery worker). Both are driven the same way: jobs enqueued in a test sit in
 their queue until the test calls impl.run(), so both see the same states in the same order.
 """
+
 from __future__ import annotations
 
 import socket
@@ -20,11 +21,30 @@ from redis import Redis
 
 from tests.services import ROOT, start_worker, stop_process, wait_for
 
-API_NAMES = ("Queue", "Job", "JobStatus", "Retry", "Callback", "Dependency", "Result", "get_current_job",
-             "cancel_job", "requeue_job", "send_stop_job_command", "NoSuchJobError", "InvalidJobOperation",
-             "DuplicateJobError", "JobTimeoutException", "TimeoutFormatError", "StartedJobRegistry",
-             "FinishedJobRegistry", "FailedJobRegistry", "DeferredJobRegistry", "ScheduledJobRegistry",
-             "CanceledJobRegistry")
+API_NAMES = (
+    "Queue",
+    "Job",
+    "JobStatus",
+    "Retry",
+    "Callback",
+    "Dependency",
+    "Result",
+    "get_current_job",
+    "cancel_job",
+    "requeue_job",
+    "send_stop_job_command",
+    "NoSuchJobError",
+    "InvalidJobOperation",
+    "DuplicateJobError",
+    "JobTimeoutException",
+    "TimeoutFormatError",
+    "StartedJobRegistry",
+    "FinishedJobRegistry",
+    "FailedJobRegistry",
+    "DeferredJobRegistry",
+    "ScheduledJobRegistry",
+    "CanceledJobRegistry",
+)
 QUEUES = {"celery": ("rqc", "rqc_b"), "rq": ("rqn", "rqn_b")}
 UNSETTLED = {"queued", "started", "scheduled"}
 RQ_BIN = str(Path(sys.executable).with_name("rq"))
@@ -40,10 +60,18 @@ def real_rq_api() -> SimpleNamespace:
     import rq.results
     import rq.timeouts
 
-    found = {name: getattr(rq, name, None) or getattr(rq.job, name, None) or getattr(rq.registry, name, None)
-             or getattr(rq.exceptions, name, None) for name in API_NAMES}
-    found.update(Result=rq.results.Result, send_stop_job_command=rq.command.send_stop_job_command,
-                 JobTimeoutException=rq.timeouts.JobTimeoutException)
+    found = {
+        name: getattr(rq, name, None)
+        or getattr(rq.job, name, None)
+        or getattr(rq.registry, name, None)
+        or getattr(rq.exceptions, name, None)
+        for name in API_NAMES
+    }
+    found.update(
+        Result=rq.results.Result,
+        send_stop_job_command=rq.command.send_stop_job_command,
+        JobTimeoutException=rq.timeouts.JobTimeoutException,
+    )
     return SimpleNamespace(**found)
 
 
@@ -57,8 +85,7 @@ def our_api() -> SimpleNamespace:
 class Impl:
     """One implementation under test: its API, its queues, and how to let its workers run."""
 
-    def __init__(self, name: str, redis: Redis, url: str, node: str | None, log_dir: Path,
-                 control: Any = None) -> None:
+    def __init__(self, name: str, redis: Redis, url: str, node: str | None, log_dir: Path, control: Any = None) -> None:
         self.name, self.redis, self.url, self.node, self.log_dir = name, redis, url, node, log_dir
         self.control = control
         self.api = our_api() if name == "celery" else real_rq_api()
@@ -80,9 +107,23 @@ class Impl:
     def _burst(self) -> subprocess.Popen:
         """Start `rq worker --burst --with-scheduler` on both queues."""
         with (self.log_dir / "rq-worker.log").open("ab") as log:
-            return subprocess.Popen([RQ_BIN, "worker", "--burst", "--with-scheduler", "--url", self.url, "-P",
-                                     str(ROOT), self.queue_name, self.other_queue], cwd=ROOT, stdout=log,
-                                    stderr=subprocess.STDOUT)
+            return subprocess.Popen(
+                [
+                    RQ_BIN,
+                    "worker",
+                    "--burst",
+                    "--with-scheduler",
+                    "--url",
+                    self.url,
+                    "-P",
+                    str(ROOT),
+                    self.queue_name,
+                    self.other_queue,
+                ],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def _consume(self, on: bool) -> None:
         """Have the Celery worker start (or stop) consuming the test queues."""
@@ -110,8 +151,12 @@ class Impl:
             self.start()
             wait_for(condition, timeout=timeout, message=f"{self.name} jobs to settle")
             return
-        wait_for(lambda: self._burst().wait(timeout=timeout) is not None and condition(), timeout=timeout,
-                 interval=0, message=f"{self.name} jobs to settle")
+        wait_for(
+            lambda: self._burst().wait(timeout=timeout) is not None and condition(),
+            timeout=timeout,
+            interval=0,
+            message=f"{self.name} jobs to settle",
+        )
 
     def settled(self, job: Any) -> bool:
         """The job is no longer waiting or running (or is gone)."""
@@ -152,8 +197,11 @@ def rq_celery_worker(app: Any, service_env: dict[str, str], tmp_path_factory: py
     node = f"rqc@{socket.gethostname()}"
     control = app.extensions["celery"].control
     try:
-        wait_for(lambda: proc.poll() is not None or control.inspect(destination=[node], timeout=0.5).ping(),
-                 timeout=60, message="the RQ test worker to answer ping")
+        wait_for(
+            lambda: proc.poll() is not None or control.inspect(destination=[node], timeout=0.5).ping(),
+            timeout=60,
+            message="the RQ test worker to answer ping",
+        )
         assert proc.poll() is None, log.read_text()
         yield node
     finally:
@@ -161,8 +209,9 @@ def rq_celery_worker(app: Any, service_env: dict[str, str], tmp_path_factory: py
 
 
 @pytest.fixture(params=["celery", "rq"])
-def impl(request: pytest.FixtureRequest, rq_redis: Redis, service_env: dict[str, str],
-         tmp_path: Path) -> Iterator[Impl]:
+def impl(
+    request: pytest.FixtureRequest, rq_redis: Redis, service_env: dict[str, str], tmp_path: Path
+) -> Iterator[Impl]:
     """The implementation under test, with empty queues and registries."""
     node = request.getfixturevalue("rq_celery_worker") if request.param == "celery" else None
     control = request.getfixturevalue("app").extensions["celery"].control
@@ -175,12 +224,14 @@ def impl(request: pytest.FixtureRequest, rq_redis: Redis, service_env: dict[str,
 
 
 @pytest.fixture
-def ours(app: Any, rq_redis: Redis, service_env: dict[str, str], tmp_path: Path,
-         rq_celery_worker: str) -> Iterator[Impl]:
+def ours(
+    app: Any, rq_redis: Redis, service_env: dict[str, str], tmp_path: Path, rq_celery_worker: str
+) -> Iterator[Impl]:
     """Our implementation alone, for behaviour real RQ does not have (Celery names, limits, Flower)."""
     wipe(rq_redis, QUEUES["celery"])
-    current = Impl("celery", rq_redis, service_env["REDIS_URL"], rq_celery_worker, tmp_path,
-                   app.extensions["celery"].control)
+    current = Impl(
+        "celery", rq_redis, service_env["REDIS_URL"], rq_celery_worker, tmp_path, app.extensions["celery"].control
+    )
     try:
         yield current
     finally:

@@ -1,4 +1,5 @@
 """Admins manage users in the UI and from the `flask users` CLI; everything is audited."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,8 +22,12 @@ def test_it_lets_an_admin_create_a_user_and_audits_it(app, client, auth):
         dana = User.by_username("dana")
         assert dana.role == "operator" and dana.check_password("long enough pw")
     event = last_audit(app)
-    assert (event.action, event.target, event.actor, event.detail) == ("user.create", "dana", "admin",
-                                                                       {"role": "operator"})
+    assert (event.action, event.target, event.actor, event.detail) == (
+        "user.create",
+        "dana",
+        "admin",
+        {"role": "operator"},
+    )
     assert event.address == "127.0.0.1"
 
 
@@ -42,8 +47,10 @@ def test_it_shows_form_errors_instead_of_failing(app, client, auth):
 
 def test_it_changes_role_and_password_with_a_reason(app, client, auth, users):
     auth.login("admin")
-    resp = auth.post(f"/users/{users['viewer']}", {"role": "operator", "active": "y",
-                                                   "password": "brand new password", "reason": "on-call"})
+    resp = auth.post(
+        f"/users/{users['viewer']}",
+        {"role": "operator", "active": "y", "password": "brand new password", "reason": "on-call"},
+    )
     assert resp.status_code == 302
     with app.app_context():
         user = db.session.get(User, users["viewer"])

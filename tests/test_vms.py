@@ -1,4 +1,5 @@
 """VM lifecycle through the dashboard, a real VM worker and libvirt's test:///default driver."""
+
 from __future__ import annotations
 
 import re
@@ -66,8 +67,13 @@ def test_create_logs_every_step_and_ends_running(app, auth, provider):
     job = create_vm(app, auth, provider, name)
     text = job_text(app, job.id)
     assert job.status == "successful", text
-    for step in ("selecting storage pool", "defining domain", f"creating volume {name}-disk0",
-                 "starting domain", "waiting for running state"):
+    for step in (
+        "selecting storage pool",
+        "defining domain",
+        f"creating volume {name}-disk0",
+        "starting domain",
+        "waiting for running state",
+    ):
         assert f"▶ {step}" in text and f"✓ {step}" in text
     vm = vm_row(app, name)
     assert vm.state == "running" and vm.last_job_id == job.id
@@ -93,8 +99,7 @@ def test_delete_logs_every_step_and_removes_the_vm(app, auth, provider):
     job = act(app, auth, name, "delete")
     text = job_text(app, job.id)
     assert job.status == "successful", text
-    for step in ("destroying domain", "undefining domain", f"deleting volume {name}-disk0",
-                 "checking domain is gone"):
+    for step in ("destroying domain", "undefining domain", f"deleting volume {name}-disk0", "checking domain is gone"):
         assert f"✓ {step}" in text
     assert vm_row(app, name) is None
     assert name not in libvirt(app, "states")
@@ -141,8 +146,11 @@ def test_reconcile_notices_a_change_made_behind_the_dashboards_back(app, auth, p
     assert vm.state == "stopped" and vm.state_reason == "changed outside the dashboard: was running, found stopped"
     with app.app_context():
         event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "vm.drift"))
-        assert (event.target, event.actor, event.detail) == (f"local/{name}", "reconcile",
-                                                             {"was": "running", "now": "stopped"})
+        assert (event.target, event.actor, event.detail) == (
+            f"local/{name}",
+            "reconcile",
+            {"was": "running", "now": "stopped"},
+        )
 
 
 def test_transient_errors_are_retried_three_times_then_the_job_fails(app, auth):
@@ -178,7 +186,9 @@ def test_a_second_action_waits_for_the_first(app, auth, provider):
     job_id = int(resp.headers["Location"].rsplit("/", 1)[1])
     waiting = wait_status(app, job_id, ("waiting",))
     assert waiting.waiting_for == f"local/{name} (held by job #{holder_id})"
-    assert f"Waiting for local/{name} (held by job #{holder_id})" in auth.client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert f"Waiting for local/{name} (held by job #{holder_id})" in auth.client.get(f"/jobs/{job_id}").get_data(
+        as_text=True
+    )
     with app.app_context():
         finish(holder_id, "successful")
         kick_waiting()
@@ -187,16 +197,18 @@ def test_a_second_action_waits_for_the_first(app, auth, provider):
 
 def test_the_create_form_validates_names_sizes_and_uniqueness(app, auth, provider):
     auth.login("operator")
-    bad = auth.post("/vms/new", {"name": "Bad_Name", "provider": str(provider), "vcpus": "0",
-                                 "memory_mib": "64", "disk_gib": "1"})
+    bad = auth.post(
+        "/vms/new", {"name": "Bad_Name", "provider": str(provider), "vcpus": "0", "memory_mib": "64", "disk_gib": "1"}
+    )
     page = bad.get_data(as_text=True)
     assert bad.status_code == 400
     assert "lowercase letters, digits and &#39;-&#39;" in page
     assert "Number must be between 1 and 64." in page and "Number must be between 128 and 262144." in page
     name = vm_name()
     create_vm(app, auth, provider, name)
-    dup = auth.post("/vms/new", {"name": name, "provider": str(provider), "vcpus": "1", "memory_mib": "256",
-                                 "disk_gib": "1"})
+    dup = auth.post(
+        "/vms/new", {"name": name, "provider": str(provider), "vcpus": "1", "memory_mib": "256", "disk_gib": "1"}
+    )
     assert dup.status_code == 400 and "already exists on that hypervisor" in dup.get_data(as_text=True)
 
 

@@ -1,11 +1,12 @@
 """The workers and queues page reads Celery's control channel and the broker."""
+
 from __future__ import annotations
 
 
 def test_it_lists_workers_with_their_queues_and_queue_lengths(app, auth, worker):
     auth.login("viewer")
     page = auth.client.get("/workers").get_data(as_text=True)
-    rows = page[page.index("<h2>Workers</h2>"):page.index("<h2>Queues</h2>")]
+    rows = page[page.index("<h2>Workers</h2>") : page.index("<h2>Queues</h2>")]
     assert "test@" in rows and "ansible, default" in rows and "prefork × 2" in rows, rows
     assert "<td>ansible</td><td>0</td>" in page
     assert "Open Flower" not in page  # Flower is for admins
@@ -37,9 +38,9 @@ def test_it_shows_rq_compatible_queues_and_counts_their_waiting_messages(app, au
         queue.enqueue("tests.rq_jobs.add", 1, 2)
         auth.login("viewer")
         page = auth.client.get("/workers").get_data(as_text=True)
-        rq_rows = page[page.index("RQ-compatible queues"):]
+        rq_rows = page[page.index("RQ-compatible queues") :]
         assert "<tr><td>default</td><td>1</td>" in rq_rows  # RQ's own count: one queued
-        celery_rows = page[page.index("<h2>Queues</h2>"):page.index("RQ-compatible queues")]
+        celery_rows = page[page.index("<h2>Queues</h2>") : page.index("RQ-compatible queues")]
         assert "<tr><td>default</td><td>1</td>\n    <td>no worker</td>" in celery_rows  # its message, counted
     finally:
         control.add_consumer("default", destination=node, reply=True)

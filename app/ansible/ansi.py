@@ -1,4 +1,5 @@
 """Render Ansible's ANSI-coloured output as safe HTML."""
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,7 @@ def ansi_to_html(text: str) -> Markup:
     out: list[str] = []
     pos = 0
     for match in ESCAPE_RE.finditer(escaped):
-        out.append(state.wrap(escaped[pos:match.start()]))
+        out.append(state.wrap(escaped[pos : match.start()]))
         pos = match.end()
         if match.group("final") == "m":
             state = state.apply(match.group("params"))

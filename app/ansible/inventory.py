@@ -1,4 +1,5 @@
 """Parse INI/YAML inventories with ansible-core's own parsers, and build the inventory dict for a run."""
+
 from __future__ import annotations
 
 import datetime
@@ -127,21 +128,24 @@ def _check_yaml_group(name: str, group: Any) -> None:
     for key in YAML_GROUP_KEYS:
         if group.get(key) is not None and not isinstance(group[key], dict):
             raise InventoryError(
-                f"Not a valid YAML inventory: {key!r} of group {name!r} must be a mapping, not {_kind(group[key])}")
+                f"Not a valid YAML inventory: {key!r} of group {name!r} must be a mapping, not {_kind(group[key])}"
+            )
     unknown = sorted(str(k) for k in group if k not in YAML_GROUP_KEYS)
     if unknown:
         raise InventoryError(
             f"Not a valid YAML inventory: group {name!r} has unexpected key(s) {', '.join(unknown)} "
-            "(only hosts, vars and children are allowed)")
+            "(only hosts, vars and children are allowed)"
+        )
     children = group.get("children")
-    for child, sub in (children.items() if isinstance(children, dict) else ()):
+    for child, sub in children.items() if isinstance(children, dict) else ():
         _check_yaml_group(str(child), sub)
 
 
 def _kind(value: Any) -> str:
     """A YAML-ish name for a value's type, for error messages."""
     return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def _to_dict(inventory: InventoryData) -> dict[str, Any]:
@@ -156,7 +160,8 @@ def _to_dict(inventory: InventoryData) -> dict[str, Any]:
             "vars": _plain_vars(group.vars, f"group {name!r}"),
             "children": [c.name for c in group.child_groups],
         }
-        for name, group in inventory.groups.items() if name not in IMPLICIT_GROUPS
+        for name, group in inventory.groups.items()
+        if name not in IMPLICIT_GROUPS
     }
     return {"hosts": hosts, "groups": groups}
 
@@ -230,7 +235,8 @@ def _valid_group_name(name: Any) -> str:
     """Return name if it is a valid, non-reserved Ansible group name, else raise InventoryError."""
     if not isinstance(name, str) or not GROUP_NAME_RE.match(name):
         raise InventoryError(
-            f"Invalid group name {name!r}: use letters, digits and underscores, not starting with a digit")
+            f"Invalid group name {name!r}: use letters, digits and underscores, not starting with a digit"
+        )
     if name in IMPLICIT_GROUPS:
         raise InventoryError(f"Group name {name!r} is reserved by Ansible")
     return name

@@ -1,4 +1,5 @@
 """Stopping a job's whole Ansible process tree, including workers that left its process group."""
+
 from __future__ import annotations
 
 import os

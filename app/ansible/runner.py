@@ -1,4 +1,5 @@
 """Run one playbook in-process with ansible-runner: batched events, cancel/timeout, no orphans."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,9 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import ansible_runner
 import yaml
@@ -19,12 +21,18 @@ from app.ansible.processes import ProcessTree, cmdline_mentions, terminate_all
 EventSink = Callable[[list[dict[str, Any]]], None]
 
 STATUSES = ("successful", "failed", "canceled", "timed_out")
-FAILED_EVENTS = frozenset({"runner_on_failed", "runner_on_unreachable", "runner_item_on_failed",
-                           "runner_on_async_failed"})
+FAILED_EVENTS = frozenset(
+    {"runner_on_failed", "runner_on_unreachable", "runner_item_on_failed", "runner_on_async_failed"}
+)
 # ansible-runner's r.stats keys -> ours.
 STATS_KEYS = {
-    "ok": "ok", "changed": "changed", "failures": "failed", "dark": "unreachable",
-    "skipped": "skipped", "rescued": "rescued", "ignored": "ignored",
+    "ok": "ok",
+    "changed": "changed",
+    "failures": "failed",
+    "dark": "unreachable",
+    "skipped": "skipped",
+    "rescued": "rescued",
+    "ignored": "ignored",
 }
 
 
@@ -59,8 +67,9 @@ class RunResult:
 class EventBatcher:
     """Hands events to a sink in batches: every `max_events` events or `max_delay` seconds, and on flush()."""
 
-    def __init__(self, sink: EventSink, max_events: int = 50, max_delay: float = 0.5,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, sink: EventSink, max_events: int = 50, max_delay: float = 0.5, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._sink, self._max_events, self._max_delay, self._clock = sink, max_events, max_delay, clock
         self._pending: list[dict[str, Any]] = []
         self._oldest = 0.0
@@ -108,8 +117,14 @@ def to_event(data: dict[str, Any]) -> dict[str, Any]:
 class _Watchdog:
     """ansible-runner's cancel_callback: heartbeats, batch ticks, cancel and timeout."""
 
-    def __init__(self, spec: RunSpec, should_cancel: Callable[[], bool], on_tick: Callable[[], None] | None,
-                 batcher: EventBatcher, tree: ProcessTree) -> None:
+    def __init__(
+        self,
+        spec: RunSpec,
+        should_cancel: Callable[[], bool],
+        on_tick: Callable[[], None] | None,
+        batcher: EventBatcher,
+        tree: ProcessTree,
+    ) -> None:
         self._timeout, self._should_cancel, self._on_tick = spec.timeout, should_cancel, on_tick
         self._batcher, self._tree = batcher, tree
         self._started = time.monotonic()
@@ -209,6 +224,7 @@ def _cmdline(spec: RunSpec) -> str | None:
 
 def _runner_kwargs(spec: RunSpec, dirs: JobDirs, batcher: EventBatcher, watchdog: _Watchdog) -> dict[str, Any]:
     """Keyword arguments for ansible_runner.run()."""
+
     def handle(data: dict[str, Any]) -> bool:
         batcher.add(to_event(data))
         return True  # False would stop ansible-runner saving events, and r.stats would be None
@@ -259,8 +275,13 @@ def _result(r: Any, reason: str | None) -> RunResult:
     return RunResult(status=_status(r.status, reason), rc=r.rc, stats=stats, failed_hosts=failed)
 
 
-def run_playbook(spec: RunSpec, work_dir: str, on_events: EventSink, should_cancel: Callable[[], bool],
-                 on_tick: Callable[[], None] | None = None) -> RunResult:
+def run_playbook(
+    spec: RunSpec,
+    work_dir: str,
+    on_events: EventSink,
+    should_cancel: Callable[[], bool],
+    on_tick: Callable[[], None] | None = None,
+) -> RunResult:
     """Run spec's playbook in the foreground; events go to on_events in batches."""
     dirs = JobDirs(work_dir)
     dirs.create()

@@ -1,4 +1,5 @@
 """Forms for logging in and managing users."""
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -14,8 +15,7 @@ def normalise_username(value: str | None) -> str | None:
 class LoginForm(FlaskForm):
     """Username and password."""
 
-    username = StringField("Username", filters=[normalise_username],
-                           validators=[DataRequired(), Length(max=64)])
+    username = StringField("Username", filters=[normalise_username], validators=[DataRequired(), Length(max=64)])
     password = PasswordField("Password", validators=[DataRequired()])
     remember = BooleanField("Keep me logged in")
 
@@ -23,9 +23,14 @@ class LoginForm(FlaskForm):
 class UserCreateForm(FlaskForm):
     """A new user: name, role and a first password."""
 
-    username = StringField("Username", filters=[normalise_username], validators=[
-        DataRequired(), Regexp(USERNAME_PATTERN, message="Use 2–64 lowercase letters, digits, . _ -, "
-                                                         "starting with a letter.")])
+    username = StringField(
+        "Username",
+        filters=[normalise_username],
+        validators=[
+            DataRequired(),
+            Regexp(USERNAME_PATTERN, message="Use 2–64 lowercase letters, digits, . _ -, starting with a letter."),
+        ],
+    )
     role = SelectField("Role", choices=list(ROLES), default="viewer")
     password = PasswordField("Password", validators=[DataRequired(), Length(min=MIN_PASSWORD)])
 
@@ -35,6 +40,5 @@ class UserEditForm(FlaskForm):
 
     role = SelectField("Role", choices=list(ROLES))
     active = BooleanField("Active")
-    password = PasswordField("New password (leave empty to keep)",
-                             validators=[Optional(), Length(min=MIN_PASSWORD)])
+    password = PasswordField("New password (leave empty to keep)", validators=[Optional(), Length(min=MIN_PASSWORD)])
     reason = StringField("Reason", validators=[Optional(), Length(max=500)])

@@ -1,4 +1,5 @@
 """Log in and out."""
+
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
@@ -23,8 +24,7 @@ def login() -> Response | str:
     if form.validate_on_submit():
         user = User.by_username(form.username.data)
         if user is None or not user.check_password(form.password.data) or not user.active:
-            audit("auth.login_failed", target=form.username.data,
-                  actor="anonymous")
+            audit("auth.login_failed", target=form.username.data, actor="anonymous")
             db.session.commit()
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", form=form), 401

@@ -1,4 +1,5 @@
 """User administration (admins only)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """The playbook catalogue and the run form."""
+
 from flask import Blueprint
 
 bp = Blueprint("deployments", __name__)

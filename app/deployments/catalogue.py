@@ -1,4 +1,5 @@
 """The playbook catalogue: YAML files under PLAYBOOKS_DIR, and nothing outside it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,20 @@ from pathlib import Path
 
 SUFFIXES = (".yml", ".yaml")
 # Folders that hold pieces of playbooks, not playbooks to run.
-SKIP_DIRS = {"roles", "group_vars", "host_vars", "vars", "files", "templates", "tasks", "handlers",
-             "collections", "library", "filter_plugins", ".git"}
+SKIP_DIRS = {
+    "roles",
+    "group_vars",
+    "host_vars",
+    "vars",
+    "files",
+    "templates",
+    "tasks",
+    "handlers",
+    "collections",
+    "library",
+    "filter_plugins",
+    ".git",
+}
 
 
 class PlaybookError(ValueError):

@@ -1,4 +1,5 @@
 """Running a playbook job inside a worker (plain code the Celery task calls)."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from app.ansible.runner import RunSpec, run_playbook
 from app.ansible.inventory import build_inventory
+from app.ansible.runner import RunSpec, run_playbook
 from app.deployments.catalogue import resolve
 from app.extensions import db
 from app.jobs.execution import JobContext, Outcome
@@ -27,8 +28,13 @@ def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
     ctx.say(f"Running {playbook.name} on {len(hosts)} host(s): {', '.join(hosts)}")
     work_dir = tempfile.mkdtemp(prefix=f"opsdash-job-{job.id}-", dir=cfg["JOB_WORK_DIR"])
     try:
-        result = run_playbook(spec, work_dir, on_events=lambda events: ctx.write(job_lines(events)),
-                              should_cancel=ctx.should_cancel, on_tick=ctx.beat)
+        result = run_playbook(
+            spec,
+            work_dir,
+            on_events=lambda events: ctx.write(job_lines(events)),
+            should_cancel=ctx.should_cancel,
+            on_tick=ctx.beat,
+        )
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     _record_results(job.id, result.stats)
@@ -38,11 +44,19 @@ def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
 def _spec(job: Job, path: Any, inventory: dict[str, Any]) -> RunSpec:
     """The ansible-runner spec from the job's stored parameters."""
     p = job.params
-    return RunSpec(playbook_path=str(path), inventory=inventory, limit=p.get("limit"), tags=p.get("tags"),
-                   skip_tags=p.get("skip_tags"), extra_vars=p.get("extra_vars") or {},
-                   check=bool(p.get("check")), diff=bool(p.get("diff")), forks=int(p.get("forks") or 5),
-                   timeout=job.soft_time_limit,
-                   host_key_checking=current_app.config["ANSIBLE_HOST_KEY_CHECKING"])
+    return RunSpec(
+        playbook_path=str(path),
+        inventory=inventory,
+        limit=p.get("limit"),
+        tags=p.get("tags"),
+        skip_tags=p.get("skip_tags"),
+        extra_vars=p.get("extra_vars") or {},
+        check=bool(p.get("check")),
+        diff=bool(p.get("diff")),
+        forks=int(p.get("forks") or 5),
+        timeout=job.soft_time_limit,
+        host_key_checking=current_app.config["ANSIBLE_HOST_KEY_CHECKING"],
+    )
 
 
 def run_inventory(host_names: list[str], ctx: JobContext | None = None) -> dict[str, Any]:
@@ -66,8 +80,17 @@ def run_inventory(host_names: list[str], ctx: JobContext | None = None) -> dict[
 
 def job_lines(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Runner events with output, as job lines."""
-    return [{"text": e["stdout"], "event": e["event"], "host": e.get("host"), "task": e.get("task"),
-             "failed": e.get("failed")} for e in events if e.get("stdout")]
+    return [
+        {
+            "text": e["stdout"],
+            "event": e["event"],
+            "host": e.get("host"),
+            "task": e.get("task"),
+            "failed": e.get("failed"),
+        }
+        for e in events
+        if e.get("stdout")
+    ]
 
 
 def _record_results(job_id: int, stats: dict[str, dict[str, int]]) -> None:

@@ -1,11 +1,21 @@
 """The run form: playbook, targets and Ansible options, validated before any job exists."""
+
 from __future__ import annotations
 
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, IntegerField, RadioField, SelectChoice, SelectField, SelectMultipleField,
-                     StringField, TextAreaField, ValidationError)
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import NumberRange, Optional
 
 from app.yamltext import YamlTextError, parse_mapping
@@ -28,9 +38,11 @@ class RunForm(FlaskForm):
     """Run a playbook on one host, several hosts, a group, or all hosts."""
 
     playbook = SelectField("Playbook", choices=[])
-    target = RadioField("Run on", choices=[SelectChoice("hosts", "Hosts"), SelectChoice("group", "A group"),
-                                          SelectChoice("all", "All hosts")],
-                        default="hosts")
+    target = RadioField(
+        "Run on",
+        choices=[SelectChoice("hosts", "Hosts"), SelectChoice("group", "A group"), SelectChoice("all", "All hosts")],
+        default="hosts",
+    )
     hosts = SelectMultipleField("Hosts", choices=[])
     group = SelectField("Group", choices=[], validate_choice=False)
     limit = StringField("Limit", validators=[pattern("Limit: use host names or patterns (a,b or web*).")])

@@ -1,4 +1,5 @@
 """Playbook catalogue, playbook page, and the run form."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -29,8 +30,7 @@ def get_playbook_or_404(name: str) -> Playbook:
 def catalogue() -> str:
     """Every playbook under PLAYBOOKS_DIR."""
     playbooks = list_playbooks(current_app.config["PLAYBOOKS_DIR"])
-    return render_template("deployments/catalogue.html", playbooks=playbooks,
-                           root=current_app.config["PLAYBOOKS_DIR"])
+    return render_template("deployments/catalogue.html", playbooks=playbooks, root=current_app.config["PLAYBOOKS_DIR"])
 
 
 @bp.get("/playbooks/<path:name>")
@@ -38,8 +38,9 @@ def catalogue() -> str:
 def playbook(name: str) -> str:
     """A playbook's content (escaped) and its last runs."""
     book = get_playbook_or_404(name)
-    runs = db.session.scalars(sa.select(Job).where(Job.kind == "playbook", Job.name == book.name)
-                              .order_by(Job.id.desc()).limit(20)).all()
+    runs = db.session.scalars(
+        sa.select(Job).where(Job.kind == "playbook", Job.name == book.name).order_by(Job.id.desc()).limit(20)
+    ).all()
     return render_template("deployments/playbook.html", book=book, content=book.read(), runs=runs)
 
 

@@ -1,4 +1,5 @@
 """Turning a valid run form into a playbook job (web side)."""
+
 from __future__ import annotations
 
 from flask import current_app
@@ -33,9 +34,16 @@ def build_job(form: RunForm, playbook: Playbook, hosts: list[str]) -> Job:
     cfg = current_app.config
     soft = form.time_limit.data * 60 if form.time_limit.data else cfg["TASK_SOFT_TIME_LIMIT"]
     hard = soft + max(60, cfg["TASK_TIME_LIMIT"] - cfg["TASK_SOFT_TIME_LIMIT"])
-    job = Job(kind="playbook", name=playbook.name, created_by_id=current_user.id,
-              created_by=current_user.username, allow_concurrent=form.allow_concurrent.data,
-              soft_time_limit=soft, time_limit=hard, params=_params(form, playbook))
+    job = Job(
+        kind="playbook",
+        name=playbook.name,
+        created_by_id=current_user.id,
+        created_by=current_user.username,
+        allow_concurrent=form.allow_concurrent.data,
+        soft_time_limit=soft,
+        time_limit=hard,
+        params=_params(form, playbook),
+    )
     job.targets = [JobTarget(kind="host", name=h) for h in hosts]
     if form.target.data in ("group", "all"):
         job.targets.append(JobTarget(kind="group", name=form.group.data if form.target.data == "group" else "all"))
@@ -45,11 +53,15 @@ def build_job(form: RunForm, playbook: Playbook, hosts: list[str]) -> Job:
 def _params(form: RunForm, playbook: Playbook) -> dict[str, object]:
     """The run's parameters as stored on the job (and reused by relaunch)."""
     return {
-        "playbook": playbook.name, "sha256": playbook.sha256(), "target": form.target.data,
+        "playbook": playbook.name,
+        "sha256": playbook.sha256(),
+        "target": form.target.data,
         "group": form.group.data if form.target.data == "group" else None,
         "limit": (form.limit.data or "").replace(" ", "") or None,
         "tags": (form.tags.data or "").replace(" ", "") or None,
         "skip_tags": (form.skip_tags.data or "").replace(" ", "") or None,
-        "extra_vars": form.parsed_extra_vars, "check": form.check.data, "diff": form.diff.data,
+        "extra_vars": form.parsed_extra_vars,
+        "check": form.check.data,
+        "diff": form.diff.data,
         "forks": form.forks.data,
     }

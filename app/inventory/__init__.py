@@ -1,4 +1,5 @@
 """Hosts, groups, and importing an Ansible inventory file."""
+
 from flask import Blueprint
 
 bp = Blueprint("inventory", __name__)

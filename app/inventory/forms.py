@@ -1,4 +1,5 @@
 """Host, group and import forms."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -26,8 +27,14 @@ class VariablesMixin:
 class HostForm(VariablesMixin, FlaskForm):
     """A host: name, how to reach it, variables, groups."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=255), Regexp(
-        HOST_NAME_RE.pattern, message="No spaces, commas, brackets, ':', '#' or '=' in a host name.")])
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired(),
+            Length(max=255),
+            Regexp(HOST_NAME_RE.pattern, message="No spaces, commas, brackets, ':', '#' or '=' in a host name."),
+        ],
+    )
     address = StringField("Address (IP or DNS name; empty: the name)", validators=[Optional(), Length(max=255)])
     port = IntegerField("SSH port", validators=[Optional(), NumberRange(1, 65535)])
     user = StringField("SSH user", validators=[Optional(), Length(max=64)])
@@ -45,8 +52,14 @@ class HostForm(VariablesMixin, FlaskForm):
 class GroupForm(VariablesMixin, FlaskForm):
     """A group: name, variables, member hosts."""
 
-    name = StringField("Name", validators=[DataRequired(), Length(max=255), Regexp(
-        GROUP_NAME_RE.pattern, message="Group names are letters, digits and _, not starting with a digit.")])
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired(),
+            Length(max=255),
+            Regexp(GROUP_NAME_RE.pattern, message="Group names are letters, digits and _, not starting with a digit."),
+        ],
+    )
     variables = TextAreaField("Variables (YAML)")
     hosts = SelectMultipleField("Hosts", choices=[])
 

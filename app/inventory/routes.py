@@ -1,4 +1,5 @@
 """Hosts and groups pages, and the inventory import."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -18,7 +19,6 @@ from app.models.inventory import all_names, group_by_name, host_by_name
 from app.security import role_required
 from app.yamltext import dump_mapping
 
-
 KINDS = {"host": (Host, host_by_name), "group": (Group, group_by_name)}
 
 
@@ -32,8 +32,15 @@ def _get_or_404(model: type, object_id: int):  # type: ignore[no-untyped-def]
 
 def _recent_jobs(kind: str, name: str) -> list[Job]:
     """The last 20 jobs that targeted this host or group."""
-    return list(db.session.scalars(sa.select(Job).join(JobTarget).where(JobTarget.kind == kind, JobTarget.name == name)
-                                   .order_by(Job.id.desc()).limit(20)))
+    return list(
+        db.session.scalars(
+            sa.select(Job)
+            .join(JobTarget)
+            .where(JobTarget.kind == kind, JobTarget.name == name)
+            .order_by(Job.id.desc())
+            .limit(20)
+        )
+    )
 
 
 @bp.route("/hosts", methods=["GET", "POST"])
@@ -53,9 +60,20 @@ def hosts() -> Response | tuple[str, int]:
 def host(host_id: int) -> Response | tuple[str, int]:
     """One host: edit it, see its jobs, run a playbook on it."""
     item = _get_or_404(Host, host_id)
-    form = HostForm() if request.method == "POST" else HostForm(data={
-        "name": item.name, "address": item.address, "port": item.port, "user": item.user,
-        "variables": dump_mapping(item.variables), "groups": [g.name for g in item.groups]})
+    form = (
+        HostForm()
+        if request.method == "POST"
+        else HostForm(
+            data={
+                "name": item.name,
+                "address": item.address,
+                "port": item.port,
+                "user": item.user,
+                "variables": dump_mapping(item.variables),
+                "groups": [g.name for g in item.groups],
+            }
+        )
+    )
     form.groups.choices = all_names(Group)
     if request.method == "POST":
         return _save("host", item, form, "inventory/host.html")
@@ -63,8 +81,9 @@ def host(host_id: int) -> Response | tuple[str, int]:
 
 
 @role_required("operator")
-def _save(kind: str, item: Host | Group | None, form: HostForm | GroupForm,
-          template: str) -> Response | tuple[str, int]:
+def _save(
+    kind: str, item: Host | Group | None, form: HostForm | GroupForm, template: str
+) -> Response | tuple[str, int]:
     """Validate and store a host or group (new when item is None); names stay unique."""
     model, by_name = KINDS[kind]
     if form.validate_on_submit():
@@ -119,13 +138,17 @@ def groups() -> Response | tuple[str, int]:
 def group(group_id: int) -> Response | tuple[str, int]:
     """One group: edit it, see its jobs, run a playbook on it."""
     item = _get_or_404(Group, group_id)
-    form = GroupForm() if request.method == "POST" else GroupForm(data={
-        "name": item.name, "variables": dump_mapping(item.variables), "hosts": [h.name for h in item.hosts]})
+    form = (
+        GroupForm()
+        if request.method == "POST"
+        else GroupForm(
+            data={"name": item.name, "variables": dump_mapping(item.variables), "hosts": [h.name for h in item.hosts]}
+        )
+    )
     form.hosts.choices = all_names(Host)
     if request.method == "POST":
         return _save("group", item, form, "inventory/group.html")
-    return render_template("inventory/group.html", group=item, form=form,
-                           jobs=_recent_jobs("group", item.name)), 200
+    return render_template("inventory/group.html", group=item, form=form, jobs=_recent_jobs("group", item.name)), 200
 
 
 @bp.post("/groups/<int:group_id>/delete")

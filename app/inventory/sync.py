@@ -1,4 +1,5 @@
 """Importing a parsed inventory: idempotent upserts that report what changed."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,8 +23,7 @@ class ImportReport:
 
     def summary(self) -> str:
         """One line for the flash message."""
-        return (f"{len(self.created)} created, {len(self.updated)} updated, "
-                f"{len(self.unchanged)} unchanged")
+        return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
 
 
 def import_inventory(parsed: dict[str, Any]) -> ImportReport:
@@ -48,8 +48,12 @@ def _upsert_host(name: str, variables: dict[str, Any]) -> tuple[bool, bool]:
     if created:
         host = Host(name=name, variables={})
         db.session.add(host)
-    wanted = {"address": variables.pop("ansible_host", None), "port": variables.pop("ansible_port", None),
-              "user": variables.pop("ansible_user", None), "variables": variables}
+    wanted = {
+        "address": variables.pop("ansible_host", None),
+        "port": variables.pop("ansible_port", None),
+        "user": variables.pop("ansible_user", None),
+        "variables": variables,
+    }
     if wanted["port"] is not None:
         wanted["port"] = int(wanted["port"])
     changed = any(getattr(host, k) != v for k, v in wanted.items())

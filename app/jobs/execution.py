@@ -1,10 +1,12 @@
 """Running a job inside a worker: start (locks, guarded transition), log lines, heartbeat, finish."""
+
 from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import sqlalchemy as sa
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -41,9 +43,17 @@ class JobContext:
         """Append lines (dicts with text, and optionally event, host, task, failed) in one insert."""
         rows = []
         for line in lines:
-            rows.append({"job_id": self.job_id, "seq": self._next_seq, "text": line.get("text", ""),
-                         "event": (line.get("event") or "")[:64], "host": line.get("host"),
-                         "task": line.get("task"), "failed": bool(line.get("failed"))})
+            rows.append(
+                {
+                    "job_id": self.job_id,
+                    "seq": self._next_seq,
+                    "text": line.get("text", ""),
+                    "event": (line.get("event") or "")[:64],
+                    "host": line.get("host"),
+                    "task": line.get("task"),
+                    "failed": bool(line.get("failed")),
+                }
+            )
             self._next_seq += 1
         if rows:
             db.session.execute(sa.insert(JobLine), rows)

@@ -1,4 +1,5 @@
 """Reading jobs and their lines for the pages (SQL only)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,8 +24,11 @@ def get_job_or_404(job_id: int) -> Job:
 
 def lines_after(job_id: int, after: int, limit: int = 2000) -> list[JobLine]:
     """Lines with seq > after, in order (at most `limit` per poll)."""
-    return list(db.session.scalars(sa.select(JobLine).where(JobLine.job_id == job_id, JobLine.seq > after)
-                                   .order_by(JobLine.seq).limit(limit)))
+    return list(
+        db.session.scalars(
+            sa.select(JobLine).where(JobLine.job_id == job_id, JobLine.seq > after).order_by(JobLine.seq).limit(limit)
+        )
+    )
 
 
 def lines_before(job_id: int, before: int | None, limit: int) -> tuple[list[JobLine], bool]:
@@ -39,10 +43,13 @@ def lines_before(job_id: int, before: int | None, limit: int) -> tuple[list[JobL
 
 def failed_hosts(job_id: int) -> list[str]:
     """Hosts that failed or were unreachable in this run."""
-    return list(db.session.scalars(
-        sa.select(HostResult.host).where(HostResult.job_id == job_id,
-                                         (HostResult.failed > 0) | (HostResult.unreachable > 0))
-        .order_by(HostResult.host)))
+    return list(
+        db.session.scalars(
+            sa.select(HostResult.host)
+            .where(HostResult.job_id == job_id, (HostResult.failed > 0) | (HostResult.unreachable > 0))
+            .order_by(HostResult.host)
+        )
+    )
 
 
 def history_query(filters: dict[str, str]) -> sa.Select[Any]:
@@ -59,6 +66,7 @@ def history_query(filters: dict[str, str]) -> sa.Select[Any]:
         query = query.where(Job.created_by == filters["user"].strip().lower())
     for kind in ("host", "group"):
         if filters.get(kind):
-            query = query.where(Job.id.in_(sa.select(JobTarget.job_id).where(
-                JobTarget.kind == kind, JobTarget.name == filters[kind])))
+            query = query.where(
+                Job.id.in_(sa.select(JobTarget.job_id).where(JobTarget.kind == kind, JobTarget.name == filters[kind]))
+            )
     return query

@@ -1,4 +1,5 @@
 """The job page and its live fragment, history, cancel, relaunch and retry."""
+
 from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
@@ -15,7 +16,6 @@ from app.polling import page_or_fragment
 from app.security import role_required
 
 
-
 @bp.get("/")
 @login_required
 def history() -> Response:
@@ -23,8 +23,9 @@ def history() -> Response:
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
     page = db.paginate(history_query(filters), per_page=current_app.config["PER_PAGE"], error_out=False)
     polling = any(job.active for job in page.items)
-    return page_or_fragment("jobs/history.html", "rows", polling, page=page, filters=filters,
-                            statuses=STATUSES, polling=polling)
+    return page_or_fragment(
+        "jobs/history.html", "rows", polling, page=page, filters=filters, statuses=STATUSES, polling=polling
+    )
 
 
 @bp.get("/<int:job_id>")
@@ -47,8 +48,11 @@ def tail(job_id: int) -> Response:
     last_seq = lines[-1].seq if lines else after
     more = len(lines) == 2000
     changed = request.args.get("status") != job.status or not job.active
-    resp = make_response(render_template("jobs/_tail.html", job=job, lines=lines, last_seq=last_seq,
-                                         changed=changed, keep_polling=job.active or more))
+    resp = make_response(
+        render_template(
+            "jobs/_tail.html", job=job, lines=lines, last_seq=last_seq, changed=changed, keep_polling=job.active or more
+        )
+    )
     resp.status_code = 200 if (job.active or more) else HTMX_STOP_POLLING
     return resp
 
@@ -58,8 +62,7 @@ def tail(job_id: int) -> Response:
 def earlier(job_id: int) -> str:
     """Lines before ?before=, with a button for the ones before those."""
     job = get_job_or_404(job_id)
-    lines, more = lines_before(job.id, request.args.get("before", type=int),
-                               current_app.config["LOG_TAIL_LINES"])
+    lines, more = lines_before(job.id, request.args.get("before", type=int), current_app.config["LOG_TAIL_LINES"])
     return render_template("jobs/_earlier.html", job=job, lines=lines, earlier=more)
 
 
@@ -69,8 +72,11 @@ def cancel_job(job_id: int) -> Response:
     """Cancel: a queued job never starts; a running one is stopped by its worker."""
     job = get_job_or_404(job_id)
     outcome = cancel(job, current_user.username, request.form.get("reason"))
-    messages = {"canceled": f"Job #{job.id} canceled.", "stopping": f"Stopping job #{job.id}…",
-                None: f"Job #{job.id} had already ended."}
+    messages = {
+        "canceled": f"Job #{job.id} canceled.",
+        "stopping": f"Stopping job #{job.id}…",
+        None: f"Job #{job.id} had already ended.",
+    }
     flash(messages[outcome], "success" if outcome else "info")
     return redirect(url_for("jobs.detail", job_id=job.id))
 
@@ -98,6 +104,10 @@ def _resubmit(job: Job, changes: dict[str, object], why: str) -> Response:
     """Submit a copy of `job` and go to its page (with the reason if queueing failed)."""
     clone = copy_job(job, current_user.id, current_user.username, **changes)
     queued = submit(clone, reason=f"{why} of job #{job.id}")
-    flash(f"Job #{clone.id} queued ({why} of #{job.id})." if queued else
-          f"Job #{clone.id} could not be queued: {clone.error}", "success" if queued else "error")
+    flash(
+        f"Job #{clone.id} queued ({why} of #{job.id})."
+        if queued
+        else f"Job #{clone.id} could not be queued: {clone.error}",
+        "success" if queued else "error",
+    )
     return redirect(url_for("jobs.detail", job_id=clone.id))

@@ -1,4 +1,5 @@
 """Submitting, queueing, cancelling and relaunching jobs (web side)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -36,13 +37,23 @@ def enqueue(job_id: int) -> bool:
     celery = current_app.extensions["celery"]
     try:
         # SQL holds the outcome; asking for a Celery result would also block on a dead backend.
-        result = celery.send_task(task_name, args=[job_id], queue=queue, ignore_result=True,
-                                  soft_time_limit=job.soft_time_limit + SOFT_LIMIT_GRACE,
-                                  time_limit=max(job.time_limit, job.soft_time_limit + 2 * SOFT_LIMIT_GRACE))
+        result = celery.send_task(
+            task_name,
+            args=[job_id],
+            queue=queue,
+            ignore_result=True,
+            soft_time_limit=job.soft_time_limit + SOFT_LIMIT_GRACE,
+            time_limit=max(job.time_limit, job.soft_time_limit + 2 * SOFT_LIMIT_GRACE),
+        )
     except Exception as exc:  # kombu/redis raise many types for "cannot reach the broker"
         current_app.logger.warning("could not queue job %s: %s", job_id, exc)
-        transition(job_id, (QUEUED,), FAILED, finished_at=utcnow(),
-                   error=f"Could not queue the job: the broker did not answer ({type(exc).__name__}: {exc}).")
+        transition(
+            job_id,
+            (QUEUED,),
+            FAILED,
+            finished_at=utcnow(),
+            error=f"Could not queue the job: the broker did not answer ({type(exc).__name__}: {exc}).",
+        )
         db.session.commit()
         return False
     db.session.execute(sa.update(Job).where(Job.id == job_id).values(task_id=result.id))
@@ -67,8 +78,16 @@ def cancel(job: Job, by: str, reason: str | None = None) -> str | None:
 def copy_job(job: Job, by_id: int | None, by: str, **param_changes: object) -> Job:
     """A new queued job with the same kind, targets and parameters (plus changes)."""
     params = {**job.params, **param_changes}
-    clone = Job(kind=job.kind, name=job.name, params=params, created_by_id=by_id, created_by=by,
-                allow_concurrent=job.allow_concurrent, soft_time_limit=job.soft_time_limit,
-                time_limit=job.time_limit, relaunch_of_id=job.id)
+    clone = Job(
+        kind=job.kind,
+        name=job.name,
+        params=params,
+        created_by_id=by_id,
+        created_by=by,
+        allow_concurrent=job.allow_concurrent,
+        soft_time_limit=job.soft_time_limit,
+        time_limit=job.time_limit,
+        relaunch_of_id=job.id,
+    )
     clone.targets = [JobTarget(kind=t.kind, name=t.name) for t in job.targets]
     return clone

@@ -1,8 +1,10 @@
 """Guarded status transitions and target locks: the only code that changes a job's status."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -15,8 +17,11 @@ from app.timeutil import utcnow
 def transition(job_id: int, allowed_from: Iterable[str], to: str, **values: Any) -> bool:
     """Move a job to `to` only if it is in one of `allowed_from` now; True when this call won."""
     result = db.session.execute(
-        sa.update(Job).where(Job.id == job_id, Job.status.in_(tuple(allowed_from)))
-        .values(status=to, **values).execution_options(synchronize_session=False))
+        sa.update(Job)
+        .where(Job.id == job_id, Job.status.in_(tuple(allowed_from)))
+        .values(status=to, **values)
+        .execution_options(synchronize_session=False)
+    )
     return result.rowcount == 1
 
 
@@ -40,9 +45,12 @@ def acquire_locks(job: Job) -> str | None:
 
 def describe_holders(keys: list[str], job_id: int) -> str | None:
     """'web-01 (held by job #41)' for the first of `keys` another job holds."""
-    row = db.session.execute(sa.select(TargetLock.key, TargetLock.job_id)
-                             .where(TargetLock.key.in_(keys), TargetLock.job_id != job_id)
-                             .order_by(TargetLock.key).limit(1)).first()
+    row = db.session.execute(
+        sa.select(TargetLock.key, TargetLock.job_id)
+        .where(TargetLock.key.in_(keys), TargetLock.job_id != job_id)
+        .order_by(TargetLock.key)
+        .limit(1)
+    ).first()
     return f"{row.key.split(':', 1)[1]} (held by job #{row.job_id})" if row else None
 
 
@@ -61,8 +69,9 @@ def begin_running(job: Job, worker: str) -> str:
         db.session.commit()
         return "waiting" if waited else "skip"
     now = utcnow()
-    started = transition(job.id, (QUEUED, WAITING), RUNNING, started_at=now, heartbeat_at=now,
-                         worker=worker[:255], waiting_for=None)
+    started = transition(
+        job.id, (QUEUED, WAITING), RUNNING, started_at=now, heartbeat_at=now, worker=worker[:255], waiting_for=None
+    )
     if started and not _cancel_requested(job.id):
         db.session.commit()
         return "running"
@@ -88,8 +97,7 @@ def requeue(job_id: int) -> bool:
 
 def request_cancel(job_id: int, by: str) -> str | None:
     """Cancel a job: a queued/waiting one ends now, a running one is flagged for its worker."""
-    if transition(job_id, (QUEUED, WAITING), CANCELED, cancel_requested=True, canceled_by=by,
-                  finished_at=utcnow()):
+    if transition(job_id, (QUEUED, WAITING), CANCELED, cancel_requested=True, canceled_by=by, finished_at=utcnow()):
         return "canceled"
     if transition(job_id, (RUNNING,), RUNNING, cancel_requested=True, canceled_by=by):
         return "stopping"
@@ -110,8 +118,7 @@ def cancel_requested(job_id: int) -> bool:
 
 def heartbeat(job_id: int) -> None:
     """Record that the job's worker is alive."""
-    db.session.execute(sa.update(Job).where(Job.id == job_id, Job.status == RUNNING)
-                       .values(heartbeat_at=utcnow()))
+    db.session.execute(sa.update(Job).where(Job.id == job_id, Job.status == RUNNING).values(heartbeat_at=utcnow()))
     db.session.commit()
 
 
@@ -119,10 +126,18 @@ def mark_lost(stale_after: timedelta) -> list[int]:
     """End running jobs whose heartbeat stopped: status lost, locks freed. Returns their ids."""
     cutoff = utcnow() - stale_after
     stale = db.session.scalars(sa.select(Job.id).where(Job.status == RUNNING, Job.heartbeat_at < cutoff)).all()
-    lost = [job_id for job_id in stale if transition(
-        job_id, (RUNNING,), "lost", finished_at=utcnow(),
-        error=f"No heartbeat from the worker for over {int(stale_after.total_seconds())} s: "
-              "the worker stopped or lost its connection.")]
+    lost = [
+        job_id
+        for job_id in stale
+        if transition(
+            job_id,
+            (RUNNING,),
+            "lost",
+            finished_at=utcnow(),
+            error=f"No heartbeat from the worker for over {int(stale_after.total_seconds())} s: "
+            "the worker stopped or lost its connection.",
+        )
+    ]
     for job_id in lost:
         release_locks(job_id)
     db.session.commit()

@@ -1,4 +1,5 @@
 """The audit log: who did what to which target, when, from where, and why."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -29,8 +30,9 @@ class AuditEvent(db.Model):
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
-def audit(action: str, target: str = "", reason: str | None = None, actor: str | None = None,
-          **detail: Any) -> AuditEvent:
+def audit(
+    action: str, target: str = "", reason: str | None = None, actor: str | None = None, **detail: Any
+) -> AuditEvent:
     """Add an audit row to the session; it commits with the change it describes."""
     event = AuditEvent(action=action, target=target, reason=reason or None, detail=detail)
     if has_request_context():

@@ -1,4 +1,5 @@
 """Hosts and groups that playbooks run against."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,7 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 
 host_groups = sa.Table(
-    "host_groups", db.metadata,
+    "host_groups",
+    db.metadata,
     sa.Column("host_id", sa.ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("group_id", sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
 )
@@ -25,13 +27,17 @@ class Host(db.Model):
     port: Mapped[int | None]
     user: Mapped[str | None] = mapped_column(sa.String(64))
     variables: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    groups: Mapped[list[Group]] = relationship(secondary=host_groups, back_populates="hosts",
-                                               order_by="Group.name")
+    groups: Mapped[list[Group]] = relationship(secondary=host_groups, back_populates="hosts", order_by="Group.name")
 
     def inventory_record(self) -> dict[str, Any]:
         """The host as app.ansible.inventory.build_inventory expects it."""
-        return {"name": self.name, "address": self.address, "port": self.port, "user": self.user,
-                "vars": self.run_vars()}
+        return {
+            "name": self.name,
+            "address": self.address,
+            "port": self.port,
+            "user": self.user,
+            "vars": self.run_vars(),
+        }
 
     def run_vars(self) -> dict[str, Any]:
         """Variables for a run; a local connection uses the worker's own Python, as Ansible advises."""
@@ -48,8 +54,7 @@ class Group(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(255), unique=True)
     variables: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    hosts: Mapped[list[Host]] = relationship(secondary=host_groups, back_populates="groups",
-                                             order_by="Host.name")
+    hosts: Mapped[list[Host]] = relationship(secondary=host_groups, back_populates="groups", order_by="Host.name")
 
 
 def all_names(model: type[Host] | type[Group]) -> list[str]:

@@ -1,4 +1,5 @@
 """One job table for all background work, its log lines, per-host results and target locks."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -44,13 +45,17 @@ class Job(db.Model):
     rc: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(sa.Text)
     relaunch_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="SET NULL"))
-    targets: Mapped[list[JobTarget]] = relationship(back_populates="job", cascade="all, delete-orphan",
-                                                    order_by="JobTarget.id")
-    host_results: Mapped[list[HostResult]] = relationship(back_populates="job", cascade="all, delete-orphan",
-                                                          order_by="HostResult.host")
+    targets: Mapped[list[JobTarget]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="JobTarget.id"
+    )
+    host_results: Mapped[list[HostResult]] = relationship(
+        back_populates="job", cascade="all, delete-orphan", order_by="HostResult.host"
+    )
 
-    __table_args__ = (sa.CheckConstraint(f"status IN {STATUSES}", name="status_known"),
-                      sa.CheckConstraint(f"kind IN {KINDS}", name="kind_known"))
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN {STATUSES}", name="status_known"),
+        sa.CheckConstraint(f"kind IN {KINDS}", name="kind_known"),
+    )
 
     @property
     def active(self) -> bool:

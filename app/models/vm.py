@@ -1,4 +1,5 @@
 """Hypervisors (providers) and the virtual machines the dashboard manages on them."""
+
 from __future__ import annotations
 
 from datetime import datetime

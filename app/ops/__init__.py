@@ -1,4 +1,5 @@
 """Dashboard, audit log, health and (later) workers and queues."""
+
 from flask import Blueprint
 
 bp = Blueprint("ops", __name__)

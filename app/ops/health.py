@@ -1,4 +1,5 @@
 """Health checks for the database, the broker and the workers."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """Dashboard, audit log and /healthz."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,8 +24,7 @@ from app.security import role_required
 def dashboard() -> Response:
     """The landing page: what is running now, what ran last, and the quick actions."""
     active = db.session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE)).order_by(Job.id.desc())).all()
-    recent = db.session.scalars(sa.select(Job).where(Job.status.in_(TERMINAL))
-                                .order_by(Job.id.desc()).limit(10)).all()
+    recent = db.session.scalars(sa.select(Job).where(Job.status.in_(TERMINAL)).order_by(Job.id.desc()).limit(10)).all()
     return page_or_fragment("ops/dashboard.html", "active", bool(active), active=active, recent=recent)
 
 
@@ -45,8 +45,14 @@ def workers() -> str:
         nodes, lengths, error = worker_overview(celery, timeout), queue_lengths(celery, queue_names(celery)), None
     except Exception as exc:  # broker down: say so on the page instead of failing it
         nodes, lengths, error = [], {}, f"The broker did not answer: {type(exc).__name__}: {exc}"
-    return render_template("ops/workers.html", nodes=nodes, queues=queue_rows(nodes, lengths), error=error,
-                           rq_queues=_rq_overview(), flower_url=current_app.config["FLOWER_URL"])
+    return render_template(
+        "ops/workers.html",
+        nodes=nodes,
+        queues=queue_rows(nodes, lengths),
+        error=error,
+        rq_queues=_rq_overview(),
+        flower_url=current_app.config["FLOWER_URL"],
+    )
 
 
 def _rq_overview() -> list[dict[str, object]]:

@@ -1,4 +1,5 @@
 """Provider-neutral VM API: spec, states, errors, step logging and the provider interface."""
+
 from __future__ import annotations
 
 import re

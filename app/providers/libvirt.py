@@ -1,4 +1,5 @@
 """VM provider backed by libvirt (qemu/kvm hosts, and the in-memory test:///default driver)."""
+
 from __future__ import annotations
 
 import time
@@ -10,13 +11,30 @@ from urllib.parse import urlsplit
 
 import libvirt
 
-from app.providers.base import (ActionResult, ProviderError, StepFactory, StepHandle,
-                                TransientProviderError, VMNotFound, VMSpec, VMState,
-                                VolumeNotFound, null_step)
+from app.providers.base import (
+    ActionResult,
+    ProviderError,
+    StepFactory,
+    StepHandle,
+    TransientProviderError,
+    VMNotFound,
+    VMSpec,
+    VMState,
+    VolumeNotFound,
+    null_step,
+)
 from app.providers.libvirt_conn import get_connection, libvirt_errors
-from app.providers.libvirt_xml import (FILE_POOL_TYPES, VolumeRef, disk_volume_name, domain_xml,
-                                       guest_domain_types, owned_volumes, pool_type, volume_format,
-                                       volume_xml)
+from app.providers.libvirt_xml import (
+    FILE_POOL_TYPES,
+    VolumeRef,
+    disk_volume_name,
+    domain_xml,
+    guest_domain_types,
+    owned_volumes,
+    pool_type,
+    volume_format,
+    volume_xml,
+)
 
 _STATES: dict[int, VMState] = {
     libvirt.VIR_DOMAIN_NOSTATE: "unknown",
@@ -31,8 +49,10 @@ _STATES: dict[int, VMState] = {
 # Tried in order: older daemons and the test driver reject flags they do not know with
 # VIR_ERR_INVALID_ARG ("unsupported flags"), and managed save / snapshots block a plain undefine.
 _UNDEFINE_FLAGS = (
-    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
-    | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA
+    | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
     | libvirt.VIR_DOMAIN_UNDEFINE_TPM,
     libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA,
     0,
@@ -118,8 +138,15 @@ class _Made:
 class LibvirtProvider:
     """VMProvider on one libvirt URI (qemu:///system, qemu+ssh://host/system, test:///default)."""
 
-    def __init__(self, uri: str, *, pool: str | None = None, domain_type: str | None = None,
-                 start_timeout: float = 30.0, poll_interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        pool: str | None = None,
+        domain_type: str | None = None,
+        start_timeout: float = 30.0,
+        poll_interval: float = 0.2,
+    ) -> None:
         self.uri = uri
         self.pool_name = pool  # None: 'default', else 'default-pool', else no disk
         self.domain_type = domain_type  # None: from the URI / host capabilities
@@ -165,8 +192,9 @@ class LibvirtProvider:
         with run_step(step, "waiting for running state"):
             self._await_running(made.domain)
 
-    def _select_pool(self, conn: libvirt.virConnect, spec: VMSpec,
-                     step: StepFactory) -> tuple[libvirt.virStoragePool | None, bool]:
+    def _select_pool(
+        self, conn: libvirt.virConnect, spec: VMSpec, step: StepFactory
+    ) -> tuple[libvirt.virStoragePool | None, bool]:
         """(pool for the disk, whether it holds files): configured, else well-known, else none."""
         with run_step(step, "selecting storage pool") as s:
             pool = self._find_pool(conn)
@@ -183,8 +211,9 @@ class LibvirtProvider:
             pools = {p.name(): p for p in conn.listAllStoragePools(0)}
         return next((pools[n] for n in _WELL_KNOWN_POOLS if n in pools), None)
 
-    def _base_image(self, pool: libvirt.virStoragePool, file_pool: bool, image: str,
-                    step: StepFactory) -> tuple[str, str]:
+    def _base_image(
+        self, pool: libvirt.virStoragePool, file_pool: bool, image: str, step: StepFactory
+    ) -> tuple[str, str]:
         """(path, format) of the base image volume the new disk is layered on."""
         with run_step(step, f"looking up base image {image}") as s:
             if not file_pool:
@@ -193,8 +222,9 @@ class LibvirtProvider:
             s.note(base.path())
             return base.path(), volume_format(base.XMLDesc(0))
 
-    def _create_volume(self, pool: libvirt.virStoragePool, ref: VolumeRef, xml: str,
-                       step: StepFactory, made: _Made) -> None:
+    def _create_volume(
+        self, pool: libvirt.virStoragePool, ref: VolumeRef, xml: str, step: StepFactory, made: _Made
+    ) -> None:
         """Create the disk volume (a qcow2 overlay when the XML names a base image)."""
         with run_step(step, f"creating volume {ref.name}") as s:
             vol = pool.createXML(xml, 0)
@@ -213,8 +243,9 @@ class LibvirtProvider:
             results.append(attempt(step, "cleanup: undefining domain", lambda s: _undefine(dom, s)))
         if made.volume is not None:
             ref = made.volume  # self.conn inside the step: a dead connection is a logged failure
-            results.append(attempt(step, f"cleanup: deleting volume {ref.name}",
-                                   lambda s: _delete_volume(self.conn, ref, s)))
+            results.append(
+                attempt(step, f"cleanup: deleting volume {ref.name}", lambda s: _delete_volume(self.conn, ref, s))
+            )
         return [r for r in results if r]
 
     def _guest_type(self, conn: libvirt.virConnect) -> str:
@@ -322,10 +353,11 @@ class LibvirtProvider:
         """Destroy, undefine, delete owned volumes, each step best-effort; raise only if the domain stays."""
         conn = self.conn
         dom, volumes = self._delete_targets(conn, name, step)
-        results = [attempt(step, "destroying domain", lambda s: _destroy(dom, s)),
-                   attempt(step, "undefining domain", lambda s: _undefine(dom, s))]
-        results += [attempt(step, f"deleting volume {ref.name}", partial(_delete_volume, conn, ref))
-                    for ref in volumes]
+        results = [
+            attempt(step, "destroying domain", lambda s: _destroy(dom, s)),
+            attempt(step, "undefining domain", lambda s: _undefine(dom, s)),
+        ]
+        results += [attempt(step, f"deleting volume {ref.name}", partial(_delete_volume, conn, ref)) for ref in volumes]
         failures = [r for r in results if r]
         with run_step(step, "checking domain is gone"):
             if self._exists(name):
@@ -333,8 +365,9 @@ class LibvirtProvider:
         notes = ("was already absent",) if dom is None else ()
         return ActionResult(name, "delete", None, notes + tuple(failures))
 
-    def _delete_targets(self, conn: libvirt.virConnect, name: str,
-                        step: StepFactory) -> tuple[libvirt.virDomain | None, list[VolumeRef]]:
+    def _delete_targets(
+        self, conn: libvirt.virConnect, name: str, step: StepFactory
+    ) -> tuple[libvirt.virDomain | None, list[VolumeRef]]:
         """The domain (None if gone) and the volumes it owns (by metadata, or by naming convention)."""
         with run_step(step, "looking up domain") as s:
             try:
@@ -391,6 +424,7 @@ class LibvirtProvider:
 
     def _await_running(self, dom: libvirt.virDomain) -> None:
         """Wait for 'running'; fail fast if the domain stops or crashes instead."""
+
         def check() -> bool:
             state = self._state_of(dom)
             if state in ("stopped", "crashed"):
@@ -398,8 +432,7 @@ class LibvirtProvider:
             return state == "running"
 
         if not self._poll(check, self.start_timeout):
-            raise ProviderError(f"not running after {self.start_timeout:g} s "
-                                f"(state: {self._state_of(dom)})")
+            raise ProviderError(f"not running after {self.start_timeout:g} s (state: {self._state_of(dom)})")
 
     def list(self) -> dict[str, VMState]:
         """Every domain on the connection with its state, from one atomic libvirt call."""

@@ -1,4 +1,5 @@
 """libvirt connections (one per process per URI) and libvirtError -> ProviderError mapping."""
+
 from __future__ import annotations
 
 import os
@@ -11,17 +12,19 @@ import libvirt
 from app.providers.base import ProviderError, TransientProviderError, VMNotFound, VolumeNotFound
 
 # Codes that describe the path to the hypervisor or a busy/locked object, not the request itself.
-TRANSIENT_CODES = frozenset({
-    libvirt.VIR_ERR_SYSTEM_ERROR,
-    libvirt.VIR_ERR_RPC,
-    libvirt.VIR_ERR_OPERATION_TIMEOUT,  # e.g. "cannot acquire state change lock"
-    libvirt.VIR_ERR_NO_CONNECT,
-    libvirt.VIR_ERR_INVALID_CONN,
-    libvirt.VIR_ERR_AGENT_UNRESPONSIVE,
-    libvirt.VIR_ERR_AGENT_UNSYNCED,
-    libvirt.VIR_ERR_RESOURCE_BUSY,
-    libvirt.VIR_ERR_AUTH_UNAVAILABLE,
-})
+TRANSIENT_CODES = frozenset(
+    {
+        libvirt.VIR_ERR_SYSTEM_ERROR,
+        libvirt.VIR_ERR_RPC,
+        libvirt.VIR_ERR_OPERATION_TIMEOUT,  # e.g. "cannot acquire state change lock"
+        libvirt.VIR_ERR_NO_CONNECT,
+        libvirt.VIR_ERR_INVALID_CONN,
+        libvirt.VIR_ERR_AGENT_UNRESPONSIVE,
+        libvirt.VIR_ERR_AGENT_UNSYNCED,
+        libvirt.VIR_ERR_RESOURCE_BUSY,
+        libvirt.VIR_ERR_AUTH_UNAVAILABLE,
+    }
+)
 TRANSIENT_DOMAINS = frozenset({libvirt.VIR_FROM_RPC, libvirt.VIR_FROM_REMOTE})
 
 # Keyed by pid too: a forked Celery worker must open its own connection, never reuse

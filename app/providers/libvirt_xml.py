@@ -1,4 +1,5 @@
 """Domain / volume XML that the libvirt provider writes and reads back."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -96,8 +97,7 @@ def owned_volumes(xml: str) -> list[VolumeRef]:
     owner = ET.fromstring(xml).find(f"metadata/{{{METADATA_NS}}}vm")
     if owner is None:
         return []
-    return [VolumeRef(el.get("pool", ""), el.get("name", ""))
-            for el in owner.findall(f"{{{METADATA_NS}}}volume")]
+    return [VolumeRef(el.get("pool", ""), el.get("name", "")) for el in owner.findall(f"{{{METADATA_NS}}}volume")]
 
 
 def pool_type(xml: str) -> str:

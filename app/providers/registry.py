@@ -1,12 +1,13 @@
 """From a provider row to a provider object (one per kind and URI per process)."""
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from app.providers.base import VMProvider
 
 
-@lru_cache(maxsize=None)
+@cache
 def provider_for(kind: str, uri: str) -> VMProvider:
     """The provider object for a kind and URI; libvirt connections are cached per process underneath."""
     if kind == "libvirt":

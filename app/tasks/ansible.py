@@ -1,4 +1,5 @@
 """Playbook runs on the `ansible` queue."""
+
 from __future__ import annotations
 
 from celery import shared_task

@@ -1,4 +1,5 @@
 """Housekeeping tasks: ping, the reaper, and re-queueing waiting jobs."""
+
 from __future__ import annotations
 
 import os

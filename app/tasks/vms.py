@@ -1,4 +1,5 @@
 """VM actions and the reconcile sweep, on the `vms` queue (or a provider's own queue)."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -23,8 +24,9 @@ def run_vm_action(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
     last = retries >= MAX_RETRIES
     work = partial(execute_vm_action, retry_transient=not last)
     try:
-        return run_job(job_id, self.request.hostname or "worker", work,
-                       retry_on=() if last else (TransientProviderError,))
+        return run_job(
+            job_id, self.request.hostname or "worker", work, retry_on=() if last else (TransientProviderError,)
+        )
     except TransientProviderError as exc:
         countdown = get_exponential_backoff_interval(factor=1, retries=retries, maximum=60, full_jitter=False)
         _note_retry(job_id, retries + 1, countdown, exc)
@@ -34,8 +36,9 @@ def run_vm_action(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
 def _note_retry(job_id: int, attempt: int, countdown: float, exc: Exception) -> None:
     """Tell the job page a retry is coming."""
     if db.session.get(Job, job_id) is not None:
-        JobContext(job_id).say(f"transient provider error: {exc}; retry {attempt}/{MAX_RETRIES} in {countdown:.0f} s",
-                               failed=True)
+        JobContext(job_id).say(
+            f"transient provider error: {exc}; retry {attempt}/{MAX_RETRIES} in {countdown:.0f} s", failed=True
+        )
 
 
 @shared_task(name="app.tasks.vms.reconcile")

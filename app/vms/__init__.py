@@ -1,4 +1,5 @@
 """Virtual machines: list, create, actions, providers."""
+
 from flask import Blueprint
 
 bp = Blueprint("vms", __name__)

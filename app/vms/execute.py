@@ -1,16 +1,25 @@
 """Running a VM action job inside a worker: each step logged, the VM row kept in step with the provider."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from app.extensions import db
 from app.jobs.execution import JobContext, Outcome
 from app.models import VM, Job
 from app.models.job import CANCELED, FAILED, SUCCESSFUL, TIMED_OUT
-from app.providers.base import (ActionResult, ProviderError, StepFactory, TransientProviderError, VMNotFound,
-                                VMProvider, VMSpec, make_step)
+from app.providers.base import (
+    ActionResult,
+    ProviderError,
+    StepFactory,
+    TransientProviderError,
+    VMNotFound,
+    VMProvider,
+    VMSpec,
+    make_step,
+)
 from app.providers.registry import provider_for
 from app.timeutil import utcnow
 
@@ -52,8 +61,11 @@ def execute_vm_action(job: Job, ctx: JobContext, retry_transient: bool = True) -
 def _step_logger(ctx: JobContext, job: Job) -> StepFactory:
     """Steps write ▶/✓/✗ lines; each new step first checks for cancel and the job's time limit."""
     deadline = time.monotonic() + job.soft_time_limit
-    log = make_step(lambda name, outcome, detail: ctx.say(
-        f"{MARKS[outcome]} {name}" + (f": {detail}" if detail else ""), failed=outcome == "failed"))
+    log = make_step(
+        lambda name, outcome, detail: ctx.say(
+            f"{MARKS[outcome]} {name}" + (f": {detail}" if detail else ""), failed=outcome == "failed"
+        )
+    )
 
     @contextmanager
     def step(name: str) -> Iterator[object]:

@@ -1,4 +1,5 @@
 """VM and provider forms, validated before any job exists."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -11,15 +12,24 @@ VM_NAME = r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 class VMCreateForm(FlaskForm):
     """A new VM: name, provider, size, image."""
 
-    name = StringField("Name", validators=[DataRequired(), Regexp(
-        VM_NAME, message="2–63 characters: lowercase letters, digits and '-', starting with a letter, "
-                         "not ending with '-'.")])
+    name = StringField(
+        "Name",
+        validators=[
+            DataRequired(),
+            Regexp(
+                VM_NAME,
+                message="2–63 characters: lowercase letters, digits and '-', starting with a letter, "
+                "not ending with '-'.",
+            ),
+        ],
+    )
     provider = SelectField("Hypervisor", choices=[])
     vcpus = IntegerField("vCPUs", default=1, validators=[InputRequired(), NumberRange(1, 64)])
     memory_mib = IntegerField("Memory (MiB)", default=1024, validators=[InputRequired(), NumberRange(128, 262144)])
     disk_gib = IntegerField("Disk (GiB)", default=10, validators=[InputRequired(), NumberRange(1, 4096)])
-    image = StringField("Base image (volume name in the pool; empty: blank disk)",
-                        validators=[Optional(), Length(max=255)])
+    image = StringField(
+        "Base image (volume name in the pool; empty: blank disk)", validators=[Optional(), Length(max=255)]
+    )
     reason = StringField("Reason (for the audit log)", validators=[Optional(), Length(max=500)])
 
 
@@ -32,9 +42,19 @@ class ActionForm(FlaskForm):
 class ProviderForm(FlaskForm):
     """A hypervisor connection."""
 
-    name = StringField("Name", validators=[DataRequired(), Regexp(r"^[a-z][a-z0-9-]{0,63}$",
-                                                                  message="Lowercase letters, digits and '-'.")])
-    uri = StringField("libvirt URI", validators=[DataRequired(), Length(max=512), Regexp(
-        r"^[a-z0-9+]+://", message="A libvirt URI such as qemu:///system or qemu+ssh://hv1/system.")])
-    queue = StringField("Queue (empty: vms)", validators=[Optional(), Regexp(
-        r"^[A-Za-z0-9_.-]{1,64}$", message="Letters, digits, '_', '.' and '-'.")])
+    name = StringField(
+        "Name",
+        validators=[DataRequired(), Regexp(r"^[a-z][a-z0-9-]{0,63}$", message="Lowercase letters, digits and '-'.")],
+    )
+    uri = StringField(
+        "libvirt URI",
+        validators=[
+            DataRequired(),
+            Length(max=512),
+            Regexp(r"^[a-z0-9+]+://", message="A libvirt URI such as qemu:///system or qemu+ssh://hv1/system."),
+        ],
+    )
+    queue = StringField(
+        "Queue (empty: vms)",
+        validators=[Optional(), Regexp(r"^[A-Za-z0-9_.-]{1,64}$", message="Letters, digits, '_', '.' and '-'.")],
+    )

@@ -1,4 +1,5 @@
 """Reconcile: compare each provider's view with the dashboard's and record drift."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa

@@ -1,4 +1,5 @@
 """VM list, create form, detail with history, confirmed actions, and providers (admins)."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -30,16 +31,18 @@ def get_vm_or_404(vm_id: int) -> VM:
 
 def _pending_targets() -> set[str]:
     """VM targets with a queued, waiting or running job (a held lock always belongs to a running one)."""
-    return set(db.session.scalars(sa.select(JobTarget.name).join(Job).where(
-        JobTarget.kind == "vm", Job.status.in_(ACTIVE))))
+    return set(
+        db.session.scalars(sa.select(JobTarget.name).join(Job).where(JobTarget.kind == "vm", Job.status.in_(ACTIVE)))
+    )
 
 
 @bp.get("/vms")
 @login_required
 def vms() -> Response:
     """Every VM with a live state badge; the list refreshes only while something is changing."""
-    rows = db.session.scalars(sa.select(VM).join(Provider).options(contains_eager(VM.provider))
-                              .order_by(Provider.name, VM.name)).all()
+    rows = db.session.scalars(
+        sa.select(VM).join(Provider).options(contains_eager(VM.provider)).order_by(Provider.name, VM.name)
+    ).all()
     pending = _pending_targets()
     changing = any(vm.target in pending or vm.state in TRANSITIONAL for vm in rows)
     return page_or_fragment("vms/list.html", "rows", changing, vms=rows, pending=pending, changing=changing)
@@ -50,16 +53,24 @@ def vms() -> Response:
 def create() -> Response | tuple[str, int]:
     """The create form; a valid VM is recorded as 'creating' and its create job queued."""
     form = VMCreateForm()
-    form.provider.choices = [SelectChoice(str(p.id), f"{p.name} ({p.uri})") for p in db.session.scalars(
-        sa.select(Provider).order_by(Provider.name))]
+    form.provider.choices = [
+        SelectChoice(str(p.id), f"{p.name} ({p.uri})")
+        for p in db.session.scalars(sa.select(Provider).order_by(Provider.name))
+    ]
     if form.validate_on_submit():
         provider_id = int(form.provider.data)
         if db.session.scalar(sa.select(VM).where(VM.provider_id == provider_id, VM.name == form.name.data)):
             form.name.errors.append("A VM with that name already exists on that hypervisor.")
         else:
-            vm = VM(name=form.name.data, provider_id=provider_id, vcpus=form.vcpus.data,
-                    memory_mib=form.memory_mib.data, disk_gib=form.disk_gib.data, image=form.image.data or None,
-                    state="creating")
+            vm = VM(
+                name=form.name.data,
+                provider_id=provider_id,
+                vcpus=form.vcpus.data,
+                memory_mib=form.memory_mib.data,
+                disk_gib=form.disk_gib.data,
+                image=form.image.data or None,
+                state="creating",
+            )
             db.session.add(vm)
             db.session.flush()
             job = submit_action(vm, "create", form.reason.data)
@@ -74,8 +85,13 @@ def create() -> Response | tuple[str, int]:
 def detail(vm_id: int) -> str:
     """One VM: state, size, actions, job history."""
     vm = get_vm_or_404(vm_id)
-    jobs = db.session.scalars(sa.select(Job).join(JobTarget).where(JobTarget.kind == "vm", JobTarget.name == vm.target)
-                              .order_by(Job.id.desc()).limit(30)).all()
+    jobs = db.session.scalars(
+        sa.select(Job)
+        .join(JobTarget)
+        .where(JobTarget.kind == "vm", JobTarget.name == vm.target)
+        .order_by(Job.id.desc())
+        .limit(30)
+    ).all()
     return render_template("vms/detail.html", vm=vm, jobs=jobs, actions=ACTIONS[1:])
 
 

@@ -6,6 +6,7 @@ Celery() in celery_init_app) makes a runner task on first sight of such a name, 
 worker's message dispatcher do the same. Requests of runner tasks use JobRequest, whose hooks notice when the
 prefork pool killed a job (stop, hard time limit, lost child) and queue `finish_killed` to record it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -59,8 +60,11 @@ class JobRequest(Request):
         """Hard limit: the child is gone, so the failure is recorded by a follow-up task."""
         super().on_timeout(soft, timeout)
         if not soft:
-            self._follow_up("timeout", f"JobTimeoutException: Task exceeded maximum timeout value ({timeout:g} "
-                                       "seconds, hard limit): the job ignored the soft limit and was killed")
+            self._follow_up(
+                "timeout",
+                f"JobTimeoutException: Task exceeded maximum timeout value ({timeout:g} "
+                "seconds, hard limit): the job ignored the soft limit and was killed",
+            )
 
     def on_failure(self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False) -> None:
         """A child killed by revoke(terminate=True) means a stop; any other lost child, a failure."""
@@ -77,16 +81,29 @@ class JobRequest(Request):
         """Queue finish_killed on the job's own queue, ahead of the jobs waiting there."""
         queue = (self.delivery_info or {}).get("routing_key") or "default"
         try:
-            self._app.send_task(FINISH_KILLED, args=[self.args[0], self.id, reason, detail], queue=queue,
-                                priority=FRONT_PRIORITY, ignore_result=True)
+            self._app.send_task(
+                FINISH_KILLED,
+                args=[self.args[0], self.id, reason, detail],
+                queue=queue,
+                priority=FRONT_PRIORITY,
+                ignore_result=True,
+            )
         except Exception:
             log.exception("could not queue the follow-up for RQ job %s", self.args[:1])
 
 
 def _make_runner(app: Celery, name: str) -> Any:
     """A runner task registered under `name`, with its tracer built (the pool children need it)."""
-    task = app.task(name=name, bind=True, shared=False, lazy=False, Request=JobRequest, ignore_result=True,
-                    track_started=False, typing=False)(run_job_message)
+    task = app.task(
+        name=name,
+        bind=True,
+        shared=False,
+        lazy=False,
+        Request=JobRequest,
+        ignore_result=True,
+        track_started=False,
+        typing=False,
+    )(run_job_message)
     task.__trace__ = build_tracer(name, task, app.loader, None, app=app)
     return task
 

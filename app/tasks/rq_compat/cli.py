@@ -1,4 +1,5 @@
 """`flask rq ...`: RQ's monitoring commands for the RQ-compatible API."""
+
 from __future__ import annotations
 
 import click
@@ -23,8 +24,10 @@ def info(url: str | None, raw: bool, queues: tuple[str, ...]) -> None:
     rows = [row for row in queue_overview(connection) if not queues or row["name"] in queues]
     for row in rows:
         prefix = f"queue {row['name']}" if raw else f"{row['name']:<12}"
-        click.echo(f"{prefix} {row['queued']}, {row['started']} executing, {row['finished']} finished, "
-                   f"{row['failed']} failed, {row['deferred']} deferred, {row['scheduled']} scheduled, "
-                   f"{row['canceled']} canceled")
+        click.echo(
+            f"{prefix} {row['queued']}, {row['started']} executing, {row['finished']} finished, "
+            f"{row['failed']} failed, {row['deferred']} deferred, {row['scheduled']} scheduled, "
+            f"{row['canceled']} canceled"
+        )
     if not raw:
         click.echo(f"{len(rows)} queues, {sum(row['queued'] for row in rows)} jobs total")

@@ -1,4 +1,5 @@
 """Module-level helpers of RQ's API: cancel_job, requeue_job, send_stop_job_command."""
+
 from __future__ import annotations
 
 from typing import Any

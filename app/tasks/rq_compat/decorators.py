@@ -1,4 +1,5 @@
 """RQ's @job decorator: `f.delay(...)` enqueues `f` on the given queue."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -14,27 +15,54 @@ class job:  # noqa: N801 (RQ's name)
 
     queue_class = Queue
 
-    def __init__(self, queue: Queue | str, connection: Any, timeout: int | None = None,
-                 result_ttl: int = DEFAULT_RESULT_TTL, ttl: int | None = None, queue_class: Any = None,
-                 depends_on: list[Any] | None = None, at_front: bool = False, meta: dict | None = None,
-                 description: str | None = None, failure_ttl: int | None = None, retry: Any = None,
-                 on_failure: Any = None, on_success: Any = None, on_stopped: Any = None, webhooks: Any = None) -> None:
+    def __init__(
+        self,
+        queue: Queue | str,
+        connection: Any,
+        timeout: int | None = None,
+        result_ttl: int = DEFAULT_RESULT_TTL,
+        ttl: int | None = None,
+        queue_class: Any = None,
+        depends_on: list[Any] | None = None,
+        at_front: bool = False,
+        meta: dict | None = None,
+        description: str | None = None,
+        failure_ttl: int | None = None,
+        retry: Any = None,
+        on_failure: Any = None,
+        on_success: Any = None,
+        on_stopped: Any = None,
+        webhooks: Any = None,
+    ) -> None:
         self.queue, self.connection, self.queue_class = queue, connection, queue_class or Queue
-        self.settings = {"timeout": timeout, "result_ttl": result_ttl, "ttl": ttl, "meta": meta,
-                         "description": description, "failure_ttl": failure_ttl, "retry": retry,
-                         "on_success": on_success, "on_failure": on_failure, "on_stopped": on_stopped,
-                         "webhooks": webhooks}
+        self.settings = {
+            "timeout": timeout,
+            "result_ttl": result_ttl,
+            "ttl": ttl,
+            "meta": meta,
+            "description": description,
+            "failure_ttl": failure_ttl,
+            "retry": retry,
+            "on_success": on_success,
+            "on_failure": on_failure,
+            "on_stopped": on_stopped,
+            "webhooks": webhooks,
+        }
         self.depends_on, self.at_front = depends_on, at_front
 
     def __call__(self, f: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(f)
         def delay(*args: Any, **kwargs: Any) -> Any:
-            queue = self.queue if isinstance(self.queue, Queue) else self.queue_class(
-                name=self.queue, connection=self.connection)
+            queue = (
+                self.queue
+                if isinstance(self.queue, Queue)
+                else self.queue_class(name=self.queue, connection=self.connection)
+            )
             depends_on = kwargs.pop("depends_on", None) or self.depends_on
             job_id, at_front = kwargs.pop("job_id", None), kwargs.pop("at_front", False) or self.at_front
-            return queue.enqueue_call(f, args=args, kwargs=kwargs, depends_on=depends_on, job_id=job_id,
-                                      at_front=at_front, **self.settings)
+            return queue.enqueue_call(
+                f, args=args, kwargs=kwargs, depends_on=depends_on, job_id=job_id, at_front=at_front, **self.settings
+            )
 
         f.delay = delay  # type: ignore[attr-defined]
         return f

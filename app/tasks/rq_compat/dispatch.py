@@ -1,4 +1,5 @@
 """Publishing a job as a Celery message: named after the job's function, on the job's queue, with its limits."""
+
 from __future__ import annotations
 
 import functools
@@ -77,10 +78,19 @@ def publish(job: Any, eta: datetime | None = None, at_front: bool = False) -> No
     """Send the message that will run `job` (its record must already be committed)."""
     app = celery_app()
     soft, hard = time_limits(job, app.conf)
-    app.send_task(task_name(job), args=[job.id], task_id=job.celery_task_id, queue=job.origin, eta=eta,
-                  soft_time_limit=soft, time_limit=hard, priority=FRONT_PRIORITY if at_front else NORMAL_PRIORITY,
-                  argsrepr=saferepr(tuple(job.args), 1024), kwargsrepr=saferepr(job.kwargs, 1024),
-                  ignore_result=True)
+    app.send_task(
+        task_name(job),
+        args=[job.id],
+        task_id=job.celery_task_id,
+        queue=job.origin,
+        eta=eta,
+        soft_time_limit=soft,
+        time_limit=hard,
+        priority=FRONT_PRIORITY if at_front else NORMAL_PRIORITY,
+        argsrepr=saferepr(tuple(job.args), 1024),
+        kwargsrepr=saferepr(job.kwargs, 1024),
+        ignore_result=True,
+    )
 
 
 class Outbox:

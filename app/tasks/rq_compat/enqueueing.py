@@ -1,4 +1,5 @@
 """The parts of enqueueing that Queue delegates: argument parsing, unique saves, dependencies, inline runs."""
+
 from __future__ import annotations
 
 import sys
@@ -14,9 +15,29 @@ from app.tasks.rq_compat.options import JobStatus
 from app.tasks.rq_compat.utils import as_text, now, utcformat
 
 DEFAULT_RESULT_TTL = 500
-EnqueueData = namedtuple("EnqueueData", ["func", "args", "kwargs", "timeout", "result_ttl", "ttl", "failure_ttl",
-                                         "description", "depends_on", "job_id", "at_front", "meta", "retry",
-                                         "on_success", "on_failure", "on_stopped", "repeat", "webhooks"])
+EnqueueData = namedtuple(
+    "EnqueueData",
+    [
+        "func",
+        "args",
+        "kwargs",
+        "timeout",
+        "result_ttl",
+        "ttl",
+        "failure_ttl",
+        "description",
+        "depends_on",
+        "job_id",
+        "at_front",
+        "meta",
+        "retry",
+        "on_success",
+        "on_failure",
+        "on_stopped",
+        "repeat",
+        "webhooks",
+    ],
+)
 
 
 class EnqueueArgs(NamedTuple):
@@ -48,17 +69,52 @@ def parse_args(f: Any, *args: Any, **kwargs: Any) -> EnqueueArgs:
     """Take RQ's own keyword arguments out of an enqueue() call; the rest belongs to the function."""
     if not isinstance(f, str) and getattr(f, "__module__", None) == "__main__":
         raise ValueError("Functions from the __main__ module cannot be processed by workers")
-    options = {name: kwargs.pop(name, None) for name in (
-        "job_timeout", "description", "result_ttl", "ttl", "failure_ttl", "depends_on", "job_id", "meta", "retry",
-        "repeat", "on_success", "on_failure", "on_stopped", "webhooks", "pipeline")}
+    options = {
+        name: kwargs.pop(name, None)
+        for name in (
+            "job_timeout",
+            "description",
+            "result_ttl",
+            "ttl",
+            "failure_ttl",
+            "depends_on",
+            "job_id",
+            "meta",
+            "retry",
+            "repeat",
+            "on_success",
+            "on_failure",
+            "on_stopped",
+            "webhooks",
+            "pipeline",
+        )
+    }
     at_front, unique = kwargs.pop("at_front", False), kwargs.pop("unique", False)
     if "args" in kwargs or "kwargs" in kwargs:
         assert args == (), "Extra positional arguments cannot be used when using explicit args and kwargs"
         args, kwargs = kwargs.pop("args", None), kwargs.pop("kwargs", None)  # type: ignore[assignment]
-    return EnqueueArgs(f, options["job_timeout"], options["description"], options["result_ttl"], options["ttl"],
-                       options["failure_ttl"], options["depends_on"], options["job_id"], at_front, options["meta"],
-                       options["retry"], options["repeat"], options["on_success"], options["on_failure"],
-                       options["on_stopped"], options["pipeline"], unique, args, kwargs, options["webhooks"])
+    return EnqueueArgs(
+        f,
+        options["job_timeout"],
+        options["description"],
+        options["result_ttl"],
+        options["ttl"],
+        options["failure_ttl"],
+        options["depends_on"],
+        options["job_id"],
+        at_front,
+        options["meta"],
+        options["retry"],
+        options["repeat"],
+        options["on_success"],
+        options["on_failure"],
+        options["on_stopped"],
+        options["pipeline"],
+        unique,
+        args,
+        kwargs,
+        options["webhooks"],
+    )
 
 
 def refuse_unsupported(repeat: Any = None, webhooks: Any = None) -> None:
@@ -82,8 +138,19 @@ def save_unique(job: Any, push: str, extra_zset: tuple[str, float] | None = None
     """
     fields = [item for pair in job.to_dict().items() for item in (pair[0], _redis_value(pair[1]))]
     zset_key, score = extra_zset or ("", "")
-    ok = job.connection.eval(script, 4, job.key, keys.queue_key(job.origin), zset_key or "rq:none", keys.QUEUES_SET,
-                             job.id, push, job.ttl if job.ttl is not None else -1, score, *fields)
+    ok = job.connection.eval(
+        script,
+        4,
+        job.key,
+        keys.queue_key(job.origin),
+        zset_key or "rq:none",
+        keys.QUEUES_SET,
+        job.id,
+        push,
+        job.ttl if job.ttl is not None else -1,
+        score,
+        *fields,
+    )
     if not ok:
         raise DuplicateJobError(f"Job with ID '{job.id}' already exists")
 
@@ -122,15 +189,20 @@ def setup_dependencies(queue: Any, job: Any, pipeline: Any = None) -> Any:
                 pipe.reset()
 
 
-def ready_dependents(queue: Any, job: Any, pipe: Any, exclude_job_id: str | None = None,
-                     refresh_job_status: bool = True) -> tuple[list[Any], set[str]]:
+def ready_dependents(
+    queue: Any, job: Any, pipe: Any, exclude_job_id: str | None = None, refresh_job_status: bool = True
+) -> tuple[list[Any], set[str]]:
     """Dependents of `job` whose dependencies are now met (WATCHing what was read), and all dependent ids."""
     ids = {as_text(job_id) for job_id in pipe.smembers(job.dependents_key)}
-    ready = [dependent for dependent in queue.job_class.fetch_many(ids, connection=queue.connection,
-                                                                   serializer=queue.serializer)
-             if dependent and dependent.dependencies_are_met(
-                 parent_job=job, pipeline=pipe, exclude_job_id=exclude_job_id, refresh_job_status=refresh_job_status)
-             and dependent.get_status(refresh=False) != JobStatus.CANCELED]
+    ready = [
+        dependent
+        for dependent in queue.job_class.fetch_many(ids, connection=queue.connection, serializer=queue.serializer)
+        if dependent
+        and dependent.dependencies_are_met(
+            parent_job=job, pipeline=pipe, exclude_job_id=exclude_job_id, refresh_job_status=refresh_job_status
+        )
+        and dependent.get_status(refresh=False) != JobStatus.CANCELED
+    ]
     return ready, ids
 
 
@@ -148,8 +220,9 @@ def stage_dependents(queue: Any, job: Any, ready: list[Any], all_ids: set[str], 
         pipe.srem(job.dependents_key, *[dependent.id for dependent in ready])
 
 
-def enqueue_dependents(queue: Any, job: Any, pipeline: Any = None, exclude_job_id: str | None = None,
-                       refresh_job_status: bool = True) -> None:
+def enqueue_dependents(
+    queue: Any, job: Any, pipeline: Any = None, exclude_job_id: str | None = None, refresh_job_status: bool = True
+) -> None:
     """Queue every dependent of `job` whose dependencies are met (WATCH/MULTI/EXEC unless given a pipeline)."""
     pipe = pipeline if pipeline is not None else queue.connection.pipeline()
     while True:
@@ -178,8 +251,9 @@ def run_sync(queue: Any, job: Any) -> Any:
         job.worker_name, job.started_at = "sync", now()
         job.last_heartbeat, job._status = job.started_at, JobStatus.STARTED
         stamp = utcformat(job.started_at)
-        pipe.hset(job.key, mapping={"last_heartbeat": stamp, "status": "started", "worker_name": "sync",
-                                    "started_at": stamp})
+        pipe.hset(
+            job.key, mapping={"last_heartbeat": stamp, "status": "started", "worker_name": "sync", "started_at": stamp}
+        )
         pipe.persist(job.key)
         pipe.execute()
     try:

@@ -1,4 +1,5 @@
 """The exceptions RQ code catches, under RQ's names."""
+
 from __future__ import annotations
 
 

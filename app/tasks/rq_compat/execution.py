@@ -3,6 +3,7 @@
 Every write that ends a run is guarded: it happens only while the record still says `started` by this very
 Celery message, so a stop, a cancel or a late duplicate can never be overwritten by a worker finishing late.
 """
+
 from __future__ import annotations
 
 import logging
@@ -44,18 +45,34 @@ return "ok"
 """
 
 
-def claim(connection: Any, job_id: str, origin: str, dispatch_id: str, worker_name: str,
-          deadline: float | None) -> str:
+def claim(connection: Any, job_id: str, origin: str, dispatch_id: str, worker_name: str, deadline: float | None) -> str:
     """queued/scheduled -> started, atomically, if this message is still the job's current one; 'ok' or why not."""
     score = current_timestamp() + int(deadline) + 60 if deadline else "+inf"
-    outcome = connection.eval(CLAIM, 4, keys.job_key(job_id), keys.queue_key(origin),
-                              keys.registry_key("started", origin), keys.registry_key("scheduled", origin),
-                              dispatch_id, worker_name, utcformat(now()), score, f"{job_id}:{dispatch_id}", job_id)
+    outcome = connection.eval(
+        CLAIM,
+        4,
+        keys.job_key(job_id),
+        keys.queue_key(origin),
+        keys.registry_key("started", origin),
+        keys.registry_key("scheduled", origin),
+        dispatch_id,
+        worker_name,
+        utcformat(now()),
+        score,
+        f"{job_id}:{dispatch_id}",
+        job_id,
+    )
     return as_text(outcome)
 
 
-def perform_dispatch(connection: Any, job_id: str, dispatch_id: str, worker_name: str,
-                     limits: tuple[float | None, float | None], queue_name: str = "") -> Any:
+def perform_dispatch(
+    connection: Any,
+    job_id: str,
+    dispatch_id: str,
+    worker_name: str,
+    limits: tuple[float | None, float | None],
+    queue_name: str = "",
+) -> Any:
     """Run the job a Celery message points at, unless it was canceled, deleted, or already ran."""
     # `limits` is the message's (hard, soft) pair: the hard one bounds the started-registry entry.
     from app.tasks.rq_compat.job import Job
@@ -104,7 +121,7 @@ def execute(job: Any, worker_name: str, dispatch_id: str, soft_limit: float | No
         except Exception:
             exc_string = "".join(traceback.format_exception(*sys.exc_info()))
         finish_failure(job, queue, exc_string, worker_name, dispatch_id)
-        raise exc_info[1].with_traceback(exc_info[2])  # type: ignore[union-attr]
+        raise exc_info[1].with_traceback(exc_info[2])  # type: ignore[union-attr]  # noqa: B904 (the job's own error, as raised)
     finish_success(job, queue, worker_name, dispatch_id)
     return value
 
@@ -156,16 +173,29 @@ def record_success(job: Any, result_ttl: int, pipe: Any, worker_name: str, dispa
     job.set_status(JobStatus.FINISHED, pipeline=pipe)
     job.save(pipeline=pipe, include_meta=False, include_result=False)
     if result_ttl != 0:
-        Result.create(job, Result.Type.SUCCESSFUL, result_ttl, return_value=job._result, worker_name=worker_name,
-                      pipeline=pipe, **(_execution(job, dispatch_id) if dispatch_id else {}))
+        Result.create(
+            job,
+            Result.Type.SUCCESSFUL,
+            result_ttl,
+            return_value=job._result,
+            worker_name=worker_name,
+            pipeline=pipe,
+            **(_execution(job, dispatch_id) if dispatch_id else {}),
+        )
         job.finished_job_registry.add(job, result_ttl, pipe)
 
 
 def record_failure(job: Any, exc_string: str, pipe: Any, worker_name: str, dispatch_id: str | None = None) -> None:
     """The failed registry and a failure result (RQ's _handle_failure)."""
     job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
-    Result.create_failure(job, job.failure_ttl, exc_string, worker_name=worker_name, pipeline=pipe,
-                          **(_execution(job, dispatch_id) if dispatch_id else {}))
+    Result.create_failure(
+        job,
+        job.failure_ttl,
+        exc_string,
+        worker_name=worker_name,
+        pipeline=pipe,
+        **(_execution(job, dispatch_id) if dispatch_id else {}),
+    )
 
 
 def _guarded(job: Any, dispatch_id: str, stage: Any, watch_dependents: bool = False) -> bool:
@@ -200,8 +230,9 @@ def finish_success(job: Any, queue: Any, worker_name: str, dispatch_id: str) -> 
     return _guarded(job, dispatch_id, stage, watch_dependents=True)
 
 
-def finish_failure(job: Any, queue: Any, exc_string: str, worker_name: str, dispatch_id: str,
-                   stopped: bool = False) -> bool:
+def finish_failure(
+    job: Any, queue: Any, exc_string: str, worker_name: str, dispatch_id: str, stopped: bool = False
+) -> bool:
     """Record failure (or stop), or schedule the retry; then release dependents that allow failure."""
     retry = job.should_retry and not stopped
 

@@ -1,4 +1,5 @@
 """Job: RQ's job API over the stored record (results, cancel, delete, requeue, dependencies, perform)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -96,8 +97,7 @@ class Job(JobRecord):
         """Deprecated in RQ: the traceback text of the latest failure."""
         from app.tasks.rq_compat.results import Result
 
-        warnings.warn("job.exc_info is deprecated, use job.latest_result() instead.", DeprecationWarning,
-                      stacklevel=2)
+        warnings.warn("job.exc_info is deprecated, use job.latest_result() instead.", DeprecationWarning, stacklevel=2)
         if not self._cached_result:
             self._cached_result = self.latest_result()
         if self._cached_result and self._cached_result.type == Result.Type.FAILED:
@@ -112,8 +112,9 @@ class Job(JobRecord):
     def _registry(self, name: str) -> Any:
         from app.tasks.rq_compat import registry
 
-        return getattr(registry, name)(self.origin, connection=self.connection, job_class=type(self),
-                                       serializer=self.serializer)
+        return getattr(registry, name)(
+            self.origin, connection=self.connection, job_class=type(self), serializer=self.serializer
+        )
 
     started_job_registry = property(lambda self: self._registry("StartedJobRegistry"))
     finished_job_registry = property(lambda self: self._registry("FinishedJobRegistry"))
@@ -121,9 +122,14 @@ class Job(JobRecord):
 
     def _registry_for_status(self, status: str | None) -> Any:
         """The registry a job with `status` sits in, if any."""
-        names = {"finished": "FinishedJobRegistry", "deferred": "DeferredJobRegistry",
-                 "scheduled": "ScheduledJobRegistry", "failed": "FailedJobRegistry",
-                 "stopped": "FailedJobRegistry", "canceled": "CanceledJobRegistry"}
+        names = {
+            "finished": "FinishedJobRegistry",
+            "deferred": "DeferredJobRegistry",
+            "scheduled": "ScheduledJobRegistry",
+            "failed": "FailedJobRegistry",
+            "stopped": "FailedJobRegistry",
+            "canceled": "CanceledJobRegistry",
+        }
         return self._registry(names[status]) if status in names else None
 
     def _remove_from_registries(self, pipeline: Any = None, remove_from_queue: bool = True) -> None:
@@ -139,8 +145,9 @@ class Job(JobRecord):
             registry.remove(self, pipeline=pipeline)
 
     # -- lifecycle
-    def cancel(self, pipeline: Any = None, enqueue_dependents: bool = False,
-               remove_from_dependencies: bool = False) -> None:
+    def cancel(
+        self, pipeline: Any = None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False
+    ) -> None:
         """Cancel: a queued job never runs; it goes to the canceled registry."""
         if self.is_canceled:
             raise InvalidJobOperation(f"Cannot cancel already canceled job: {self.id}")
@@ -157,7 +164,8 @@ class Job(JobRecord):
             from app.tasks.rq_compat.queue import Queue
 
             Queue(self.origin, connection=self.connection, serializer=self.serializer).enqueue_dependents(
-                self, exclude_job_id=self.id)
+                self, exclude_job_id=self.id
+            )
 
     def requeue(self, at_front: bool = False) -> Job:
         """Put a failed (or stopped) job back on its queue."""
@@ -264,8 +272,13 @@ class Job(JobRecord):
             connection.sadd(keys.dependents_key(dependency_id), self.id)
             connection.sadd(self.dependencies_key, dependency_id)
 
-    def dependencies_are_met(self, parent_job: Job | None = None, pipeline: Any = None,
-                             exclude_job_id: str | None = None, refresh_job_status: bool = True) -> bool:
+    def dependencies_are_met(
+        self,
+        parent_job: Job | None = None,
+        pipeline: Any = None,
+        exclude_job_id: str | None = None,
+        refresh_job_status: bool = True,
+    ) -> bool:
         """True when every dependency finished (or failed, with allow_failure); RQ's exact rules."""
         connection = pipeline if pipeline is not None else self.connection
         if pipeline is not None and self._dependency_ids:

@@ -1,4 +1,5 @@
 """Redis key names: exactly RQ 2.x's layout, so RQ's own tools (rq info, rq-dashboard) read our records."""
+
 from __future__ import annotations
 
 JOB_PREFIX = "rq:job:"

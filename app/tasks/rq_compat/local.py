@@ -1,4 +1,5 @@
 """The job being performed in this thread, for get_current_job()."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """RQ's small value types: JobStatus, Retry, Callback, Dependency."""
+
 from __future__ import annotations
 
 import inspect
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 CALLBACK_TIMEOUT = 60
 
 
-class JobStatus(str, Enum):
+class JobStatus(str, Enum):  # noqa: UP042 (as RQ defines it: str() gives 'JobStatus.X', like RQ)
     """The status of a job within its lifecycle, with RQ's values."""
 
     CREATED = "created"
@@ -73,8 +74,9 @@ class Callback:
 class Dependency:
     """Jobs (or ids) that must finish first; allow_failure also accepts their failure."""
 
-    def __init__(self, jobs: Job | str | Sequence[Job | str], allow_failure: bool = False,
-                 enqueue_at_front: bool = False) -> None:
+    def __init__(
+        self, jobs: Job | str | Sequence[Job | str], allow_failure: bool = False, enqueue_at_front: bool = False
+    ) -> None:
         from app.tasks.rq_compat.job import Job
 
         dependencies = ensure_list(jobs)

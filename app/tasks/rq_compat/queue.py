@@ -1,4 +1,5 @@
 """Queue: RQ's queue API; jobs are recorded in Redis as RQ records them and run by the Celery workers."""
+
 from __future__ import annotations
 
 import time
@@ -37,9 +38,17 @@ class Queue:
     redis_queue_namespace_prefix = keys.QUEUE_PREFIX
     redis_queues_keys = keys.QUEUES_SET
 
-    def __init__(self, name: str = "default", connection: Any = None, default_timeout: int | str | None = None,
-                 is_async: bool = True, job_class: Any = None, serializer: Any = None,
-                 death_penalty_class: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        name: str = "default",
+        connection: Any = None,
+        default_timeout: int | str | None = None,
+        is_async: bool = True,
+        job_class: Any = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if not connection:
             raise TypeError("Queue() missing 1 required positional argument: 'connection'")
         self.connection, self.name = connection, name
@@ -51,20 +60,34 @@ class Queue:
         self.serializer = resolve_serializer(serializer)
 
     @classmethod
-    def all(cls, connection: Any, job_class: Any = None, serializer: Any = None,
-            death_penalty_class: Any = None) -> list[Queue]:
+    def all(
+        cls, connection: Any, job_class: Any = None, serializer: Any = None, death_penalty_class: Any = None
+    ) -> list[Queue]:
         """Every queue that has ever had a job."""
-        return [cls.from_queue_key(as_text(key), connection=connection, job_class=job_class, serializer=serializer)
-                for key in connection.smembers(cls.redis_queues_keys) if key]
+        return [
+            cls.from_queue_key(as_text(key), connection=connection, job_class=job_class, serializer=serializer)
+            for key in connection.smembers(cls.redis_queues_keys)
+            if key
+        ]
 
     @classmethod
-    def from_queue_key(cls, queue_key: str, connection: Any, job_class: Any = None, serializer: Any = None,
-                       death_penalty_class: Any = None) -> Queue:
+    def from_queue_key(
+        cls,
+        queue_key: str,
+        connection: Any,
+        job_class: Any = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
+    ) -> Queue:
         """The queue behind an `rq:queue:<name>` key."""
         if not queue_key.startswith(cls.redis_queue_namespace_prefix):
             raise ValueError(f"Not a valid RQ queue key: {queue_key}")
-        return cls(queue_key[len(cls.redis_queue_namespace_prefix):], connection=connection, job_class=job_class,
-                   serializer=serializer)
+        return cls(
+            queue_key[len(cls.redis_queue_namespace_prefix) :],
+            connection=connection,
+            job_class=job_class,
+            serializer=serializer,
+        )
 
     def __len__(self) -> int:
         return self.count
@@ -166,11 +189,29 @@ class Queue:
     # -- enqueueing
     parse_args = staticmethod(enqueueing.parse_args)
 
-    def create_job(self, func: Any, args: Any = None, kwargs: Any = None, timeout: Any = None, result_ttl: Any = None,
-                   ttl: Any = None, failure_ttl: Any = None, description: str | None = None, depends_on: Any = None,
-                   job_id: str | None = None, meta: dict | None = None, status: JobStatus = JobStatus.QUEUED,
-                   retry: Any = None, repeat: Any = None, *, on_success: Any = None, on_failure: Any = None,
-                   on_stopped: Any = None, webhooks: Any = None, group_id: str | None = None) -> Job:
+    def create_job(
+        self,
+        func: Any,
+        args: Any = None,
+        kwargs: Any = None,
+        timeout: Any = None,
+        result_ttl: Any = None,
+        ttl: Any = None,
+        failure_ttl: Any = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        job_id: str | None = None,
+        meta: dict | None = None,
+        status: JobStatus = JobStatus.QUEUED,
+        retry: Any = None,
+        repeat: Any = None,
+        *,
+        on_success: Any = None,
+        on_failure: Any = None,
+        on_stopped: Any = None,
+        webhooks: Any = None,
+        group_id: str | None = None,
+    ) -> Job:
         """A job for this queue, with RQ's checks on timeout and ttl."""
         enqueueing.refuse_unsupported(repeat, webhooks)
         timeout = parse_timeout(timeout)
@@ -180,68 +221,185 @@ class Queue:
         if ttl is not None and ttl <= 0:
             raise ValueError("Job ttl must be greater than 0")
         return self.job_class.create(
-            func, args=args, kwargs=kwargs, connection=self.connection, result_ttl=result_ttl, ttl=ttl,
-            failure_ttl=failure_ttl, status=status, description=description, depends_on=depends_on,
-            timeout=timeout if timeout is not None else self._default_timeout, retry=retry, id=job_id,
-            origin=self.name, meta=meta, serializer=self.serializer, group_id=group_id, on_success=on_success,
-            on_failure=on_failure, on_stopped=on_stopped)
+            func,
+            args=args,
+            kwargs=kwargs,
+            connection=self.connection,
+            result_ttl=result_ttl,
+            ttl=ttl,
+            failure_ttl=failure_ttl,
+            status=status,
+            description=description,
+            depends_on=depends_on,
+            timeout=timeout if timeout is not None else self._default_timeout,
+            retry=retry,
+            id=job_id,
+            origin=self.name,
+            meta=meta,
+            serializer=self.serializer,
+            group_id=group_id,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_stopped=on_stopped,
+        )
 
     def enqueue(self, f: Any, *args: Any, **kwargs: Any) -> Job:
         """Queue `f(*args, **kwargs)`; RQ's own keyword arguments are taken out first."""
         parsed = enqueueing.parse_args(f, *args, **kwargs)
         return self.enqueue_call(
-            func=parsed.func, args=parsed.args, kwargs=parsed.kwargs, timeout=parsed.timeout,
-            result_ttl=parsed.result_ttl, ttl=parsed.ttl, failure_ttl=parsed.failure_ttl,
-            description=parsed.description, depends_on=parsed.depends_on, job_id=parsed.job_id,
-            at_front=parsed.at_front, meta=parsed.meta, retry=parsed.retry, repeat=parsed.repeat,
-            on_success=parsed.on_success, on_failure=parsed.on_failure, on_stopped=parsed.on_stopped,
-            pipeline=parsed.pipeline, unique=parsed.unique, webhooks=parsed.webhooks)
+            func=parsed.func,
+            args=parsed.args,
+            kwargs=parsed.kwargs,
+            timeout=parsed.timeout,
+            result_ttl=parsed.result_ttl,
+            ttl=parsed.ttl,
+            failure_ttl=parsed.failure_ttl,
+            description=parsed.description,
+            depends_on=parsed.depends_on,
+            job_id=parsed.job_id,
+            at_front=parsed.at_front,
+            meta=parsed.meta,
+            retry=parsed.retry,
+            repeat=parsed.repeat,
+            on_success=parsed.on_success,
+            on_failure=parsed.on_failure,
+            on_stopped=parsed.on_stopped,
+            pipeline=parsed.pipeline,
+            unique=parsed.unique,
+            webhooks=parsed.webhooks,
+        )
 
-    def enqueue_call(self, func: Any, args: Any = None, kwargs: Any = None, timeout: Any = None,
-                     result_ttl: Any = None, ttl: Any = None, failure_ttl: Any = None, description: str | None = None,
-                     depends_on: Any = None, job_id: str | None = None, at_front: bool = False,
-                     meta: dict | None = None, retry: Any = None, repeat: Any = None, on_success: Any = None,
-                     on_failure: Any = None, on_stopped: Any = None, pipeline: Any = None, unique: bool = False,
-                     webhooks: Any = None) -> Job:
+    def enqueue_call(
+        self,
+        func: Any,
+        args: Any = None,
+        kwargs: Any = None,
+        timeout: Any = None,
+        result_ttl: Any = None,
+        ttl: Any = None,
+        failure_ttl: Any = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        job_id: str | None = None,
+        at_front: bool = False,
+        meta: dict | None = None,
+        retry: Any = None,
+        repeat: Any = None,
+        on_success: Any = None,
+        on_failure: Any = None,
+        on_stopped: Any = None,
+        pipeline: Any = None,
+        unique: bool = False,
+        webhooks: Any = None,
+    ) -> Job:
         """Queue a call given as explicit args and kwargs."""
         if unique and not job_id:
             raise ValueError("unique=True requires an explicit job_id")
-        job = self.create_job(func, args=args, kwargs=kwargs, timeout=timeout, result_ttl=result_ttl, ttl=ttl,
-                              failure_ttl=failure_ttl, description=description, depends_on=depends_on,
-                              job_id=job_id, meta=meta, retry=retry, repeat=repeat, on_success=on_success,
-                              on_failure=on_failure, on_stopped=on_stopped, webhooks=webhooks)
+        job = self.create_job(
+            func,
+            args=args,
+            kwargs=kwargs,
+            timeout=timeout,
+            result_ttl=result_ttl,
+            ttl=ttl,
+            failure_ttl=failure_ttl,
+            description=description,
+            depends_on=depends_on,
+            job_id=job_id,
+            meta=meta,
+            retry=retry,
+            repeat=repeat,
+            on_success=on_success,
+            on_failure=on_failure,
+            on_stopped=on_stopped,
+            webhooks=webhooks,
+        )
         return self.enqueue_job(job, pipeline=pipeline, at_front=at_front, unique=unique)
 
     @staticmethod
-    def prepare_data(func: Any, args: Any = None, kwargs: Any = None, timeout: Any = None, result_ttl: Any = None,
-                     ttl: Any = None, failure_ttl: Any = None, description: str | None = None, depends_on: Any = None,
-                     job_id: str | None = None, at_front: bool = False, meta: dict | None = None, retry: Any = None,
-                     on_success: Any = None, on_failure: Any = None, on_stopped: Any = None, repeat: Any = None,
-                     webhooks: Any = None) -> EnqueueData:
+    def prepare_data(
+        func: Any,
+        args: Any = None,
+        kwargs: Any = None,
+        timeout: Any = None,
+        result_ttl: Any = None,
+        ttl: Any = None,
+        failure_ttl: Any = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        job_id: str | None = None,
+        at_front: bool = False,
+        meta: dict | None = None,
+        retry: Any = None,
+        on_success: Any = None,
+        on_failure: Any = None,
+        on_stopped: Any = None,
+        repeat: Any = None,
+        webhooks: Any = None,
+    ) -> EnqueueData:
         """One call for enqueue_many()."""
-        return EnqueueData(func, args, kwargs, timeout, result_ttl, ttl, failure_ttl, description, depends_on,
-                           job_id, at_front, meta, retry, on_success, on_failure, on_stopped, repeat, webhooks)
+        return EnqueueData(
+            func,
+            args,
+            kwargs,
+            timeout,
+            result_ttl,
+            ttl,
+            failure_ttl,
+            description,
+            depends_on,
+            job_id,
+            at_front,
+            meta,
+            retry,
+            on_success,
+            on_failure,
+            on_stopped,
+            repeat,
+            webhooks,
+        )
 
-    def enqueue_many(self, job_datas: Iterable[EnqueueData], pipeline: Any = None,
-                     group_id: str | None = None) -> list[Job]:
+    def enqueue_many(
+        self, job_datas: Iterable[EnqueueData], pipeline: Any = None, group_id: str | None = None
+    ) -> list[Job]:
         """Queue many prepared calls in one Redis transaction; the messages go out after it commits."""
         pipe = pipeline if pipeline is not None else self.connection.pipeline()
         pipe.sadd(self.redis_queues_keys, self.key)
-        jobs = [self._enqueue_job(self._job_from_data(data, group_id), pipeline=pipe, at_front=data.at_front)
-                for data in job_datas if not data.depends_on]
+        jobs = [
+            self._enqueue_job(self._job_from_data(data, group_id), pipeline=pipe, at_front=data.at_front)
+            for data in job_datas
+            if not data.depends_on
+        ]
         if pipeline is None:
             pipe.execute()
-        return jobs + [self.enqueue_job(self._job_from_data(data, group_id), pipeline=pipeline)
-                       for data in job_datas if data.depends_on]
+        return jobs + [
+            self.enqueue_job(self._job_from_data(data, group_id), pipeline=pipeline)
+            for data in job_datas
+            if data.depends_on
+        ]
 
     def _job_from_data(self, data: EnqueueData, group_id: str | None) -> Job:
         """A job from one prepare_data() tuple."""
-        return self.create_job(data.func, args=data.args, kwargs=data.kwargs, timeout=data.timeout,
-                               result_ttl=data.result_ttl, ttl=data.ttl, failure_ttl=data.failure_ttl,
-                               description=data.description, depends_on=data.depends_on, job_id=data.job_id,
-                               meta=data.meta, retry=data.retry, repeat=data.repeat, on_success=data.on_success,
-                               on_failure=data.on_failure, on_stopped=data.on_stopped, webhooks=data.webhooks,
-                               group_id=group_id)
+        return self.create_job(
+            data.func,
+            args=data.args,
+            kwargs=data.kwargs,
+            timeout=data.timeout,
+            result_ttl=data.result_ttl,
+            ttl=data.ttl,
+            failure_ttl=data.failure_ttl,
+            description=data.description,
+            depends_on=data.depends_on,
+            job_id=data.job_id,
+            meta=data.meta,
+            retry=data.retry,
+            repeat=data.repeat,
+            on_success=data.on_success,
+            on_failure=data.on_failure,
+            on_stopped=data.on_stopped,
+            webhooks=data.webhooks,
+            group_id=group_id,
+        )
 
     def enqueue_job(self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False) -> Job:
         """Queue a created job, deferring it while its dependencies have not finished."""
@@ -302,12 +460,26 @@ class Queue:
     def enqueue_at(self, datetime: datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
         """Run `f` at `datetime` (naive means local time, as in RQ)."""
         parsed = enqueueing.parse_args(f, *args, **kwargs)
-        job = self.create_job(parsed.func, status=JobStatus.SCHEDULED, args=parsed.args, kwargs=parsed.kwargs,
-                              timeout=parsed.timeout, result_ttl=parsed.result_ttl, ttl=parsed.ttl,
-                              failure_ttl=parsed.failure_ttl, description=parsed.description,
-                              depends_on=parsed.depends_on, job_id=parsed.job_id, meta=parsed.meta,
-                              retry=parsed.retry, repeat=parsed.repeat, on_success=parsed.on_success,
-                              on_failure=parsed.on_failure, on_stopped=parsed.on_stopped, webhooks=parsed.webhooks)
+        job = self.create_job(
+            parsed.func,
+            status=JobStatus.SCHEDULED,
+            args=parsed.args,
+            kwargs=parsed.kwargs,
+            timeout=parsed.timeout,
+            result_ttl=parsed.result_ttl,
+            ttl=parsed.ttl,
+            failure_ttl=parsed.failure_ttl,
+            description=parsed.description,
+            depends_on=parsed.depends_on,
+            job_id=parsed.job_id,
+            meta=parsed.meta,
+            retry=parsed.retry,
+            repeat=parsed.repeat,
+            on_success=parsed.on_success,
+            on_failure=parsed.on_failure,
+            on_stopped=parsed.on_stopped,
+            webhooks=parsed.webhooks,
+        )
         if parsed.at_front:
             job.enqueue_at_front = True
         return self.schedule_job(job, datetime, pipeline=parsed.pipeline, unique=parsed.unique)
@@ -340,11 +512,13 @@ class Queue:
             pipe.execute()
         return job
 
-    def enqueue_dependents(self, job: Job, pipeline: Any = None, exclude_job_id: str | None = None,
-                           refresh_job_status: bool = True) -> None:
+    def enqueue_dependents(
+        self, job: Job, pipeline: Any = None, exclude_job_id: str | None = None, refresh_job_status: bool = True
+    ) -> None:
         """Queue the jobs that were waiting for `job`, where their dependencies are now met."""
-        enqueueing.enqueue_dependents(self, job, pipeline=pipeline, exclude_job_id=exclude_job_id,
-                                      refresh_job_status=refresh_job_status)
+        enqueueing.enqueue_dependents(
+            self, job, pipeline=pipeline, exclude_job_id=exclude_job_id, refresh_job_status=refresh_job_status
+        )
 
     def run_sync(self, job: Job) -> Job:
         """Run a job in this process."""

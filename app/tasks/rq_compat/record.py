@@ -1,4 +1,5 @@
 """A job's record: its fields, and how they are stored in (and read back from) RQ's Redis hash layout."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,20 @@ from uuid import uuid4
 from app.tasks.rq_compat import keys
 from app.tasks.rq_compat.exceptions import DeserializationError, NoSuchJobError
 from app.tasks.rq_compat.options import CALLBACK_TIMEOUT, Callback, Dependency, JobStatus, Retry
-from app.tasks.rq_compat.utils import (as_text, decode_hash, ensure_list, get_call_string, import_attribute, now,
-                                       parse_timeout, resolve_function_reference, resolve_serializer,
-                                       serializer_path, utcformat, utcparse)
+from app.tasks.rq_compat.utils import (
+    as_text,
+    decode_hash,
+    ensure_list,
+    get_call_string,
+    import_attribute,
+    now,
+    parse_timeout,
+    resolve_function_reference,
+    resolve_serializer,
+    serializer_path,
+    utcformat,
+    utcparse,
+)
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
 UNEVALUATED: Any = object()
@@ -91,12 +103,30 @@ class JobRecord:
         self._cached_result: Any = None
 
     @classmethod
-    def create(cls, func: Any, args: list | tuple | None = None, kwargs: dict | None = None, connection: Any = None,
-               result_ttl: int | None = None, ttl: int | None = None, status: JobStatus | None = None,
-               description: str | None = None, depends_on: Any = None, timeout: int | str | None = None,
-               retry: Retry | None = None, id: str | None = None, origin: str = "", meta: dict | None = None,
-               failure_ttl: int | None = None, serializer: Any = None, group_id: str | None = None, *,
-               on_success: Any = None, on_failure: Any = None, on_stopped: Any = None) -> Any:
+    def create(
+        cls,
+        func: Any,
+        args: list | tuple | None = None,
+        kwargs: dict | None = None,
+        connection: Any = None,
+        result_ttl: int | None = None,
+        ttl: int | None = None,
+        status: JobStatus | None = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        timeout: int | str | None = None,
+        retry: Retry | None = None,
+        id: str | None = None,
+        origin: str = "",
+        meta: dict | None = None,
+        failure_ttl: int | None = None,
+        serializer: Any = None,
+        group_id: str | None = None,
+        *,
+        on_success: Any = None,
+        on_failure: Any = None,
+        on_stopped: Any = None,
+    ) -> Any:
         """A new, unsaved job for `func(*args, **kwargs)`."""
         job = cls(connection=connection, serializer=serializer)
         if id is not None:
@@ -186,8 +216,9 @@ class JobRecord:
         if self._data is UNEVALUATED:
             if self._func_name is UNEVALUATED:
                 raise ValueError("Cannot build the job data")
-            self._data = self.serializer.dumps((self._func_name, self._value("_instance", None),
-                                                self._value("_args", ()), self._value("_kwargs", {})))
+            self._data = self.serializer.dumps(
+                (self._func_name, self._value("_instance", None), self._value("_args", ()), self._value("_kwargs", {}))
+            )
         return self._data
 
     @data.setter
@@ -251,10 +282,14 @@ class JobRecord:
     def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict[str, Any]:
         """The hash fields, in RQ 2.x's names and formats (plus celery_task_id, which RQ ignores)."""
         obj: dict[str, Any] = {
-            "created_at": utcformat(self.created_at or now()), "data": zlib.compress(self.data),
-            "started_at": _fmt(self.started_at), "ended_at": _fmt(self.ended_at),
-            "last_heartbeat": _fmt(self.last_heartbeat), "worker_name": self.worker_name or "",
-            "group_id": self.group_id or "", "status": self._status.value,
+            "created_at": utcformat(self.created_at or now()),
+            "data": zlib.compress(self.data),
+            "started_at": _fmt(self.started_at),
+            "ended_at": _fmt(self.ended_at),
+            "last_heartbeat": _fmt(self.last_heartbeat),
+            "worker_name": self.worker_name or "",
+            "group_id": self.group_id or "",
+            "status": self._status.value,
         }
         for kind in CALLBACK_KINDS:
             obj[f"{kind}_callback_name"] = self._callback_names[kind] or ""
@@ -266,14 +301,20 @@ class JobRecord:
     def _optional_fields(self, include_meta: bool, include_result: bool) -> dict[str, Any]:
         """The fields RQ writes only when they have a value."""
         fields: dict[str, Any] = {
-            "number_of_retries": self.number_of_retries, "retries_left": self.retries_left,
+            "number_of_retries": self.number_of_retries,
+            "retries_left": self.retries_left,
             "retry_intervals": json.dumps(self.retry_intervals) if self.retry_intervals is not None else None,
             "enqueue_at_front_on_retry": 1 if self.enqueue_at_front_on_retry else None,
-            "origin": self.origin or None, "description": self.description,
-            "enqueued_at": _fmt(self.enqueued_at) or None, "timeout": self.timeout,
-            "result_ttl": self.result_ttl, "failure_ttl": self.failure_ttl, "ttl": self.ttl or None,
+            "origin": self.origin or None,
+            "description": self.description,
+            "enqueued_at": _fmt(self.enqueued_at) or None,
+            "timeout": self.timeout,
+            "result_ttl": self.result_ttl,
+            "failure_ttl": self.failure_ttl,
+            "ttl": self.ttl or None,
             "allow_dependency_failures": _int(self.allow_dependency_failures),
-            "enqueue_at_front": _int(self.enqueue_at_front), "celery_task_id": self.celery_task_id,
+            "enqueue_at_front": _int(self.enqueue_at_front),
+            "celery_task_id": self.celery_task_id,
             "serializer": serializer_path(self.serializer) or None,
         }
         if self._dependency_ids:
@@ -288,7 +329,8 @@ class JobRecord:
     def save(self, pipeline: Any = None, include_meta: bool = True, include_result: bool = True) -> None:
         """Write the whole hash."""
         (pipeline if pipeline is not None else self.connection).hset(
-            self.key, mapping=self.to_dict(include_meta=include_meta, include_result=include_result))
+            self.key, mapping=self.to_dict(include_meta=include_meta, include_result=include_result)
+        )
 
     def save_meta(self) -> None:
         """Write only `meta`, so a running job can publish progress."""
@@ -333,8 +375,10 @@ class JobRecord:
         self.timeout = parse_timeout(obj["timeout"]) if obj.get("timeout") else None
         self.result_ttl, self.failure_ttl = _number(obj.get("result_ttl")), _number(obj.get("failure_ttl"))
         self.ttl = _number(obj.get("ttl"))
-        self.retries_left, self.number_of_retries = _number(obj.get("retries_left")), _number(
-            obj.get("number_of_retries"))
+        self.retries_left, self.number_of_retries = (
+            _number(obj.get("retries_left")),
+            _number(obj.get("number_of_retries")),
+        )
         self.retry_intervals = json.loads(obj["retry_intervals"]) if obj.get("retry_intervals") else None
         self.enqueue_at_front_on_retry = bool(_number(obj.get("enqueue_at_front_on_retry")))
         ids, single = obj.get("dependency_ids"), obj.get("dependency_id")
@@ -372,7 +416,7 @@ class JobRecord:
                 pipe.hgetall(keys.job_key(job_id))
             raws = pipe.execute()
         jobs: list[Any] = []
-        for job_id, raw in zip(ids, raws):
+        for job_id, raw in zip(ids, raws, strict=True):
             job = cls(job_id, connection=connection, serializer=serializer) if raw else None
             if job is not None:
                 job.restore(raw)

@@ -1,4 +1,5 @@
 """Job registries: one sorted set per queue and state, scored by expiry time, exactly as RQ keeps them."""
+
 from __future__ import annotations
 
 import calendar
@@ -25,8 +26,15 @@ class BaseRegistry:
 
     kind = "registry"
 
-    def __init__(self, name: str = "default", connection: Any = None, job_class: Any = None, queue: Any = None,
-                 serializer: Any = None, death_penalty_class: Any = None) -> None:
+    def __init__(
+        self,
+        name: str = "default",
+        connection: Any = None,
+        job_class: Any = None,
+        queue: Any = None,
+        serializer: Any = None,
+        death_penalty_class: Any = None,
+    ) -> None:
         from app.tasks.rq_compat.job import Job
 
         if queue is not None:
@@ -67,8 +75,11 @@ class BaseRegistry:
         job_id = job.id if isinstance(job, self.job_class) else job
         result = (pipeline if pipeline is not None else self.connection).zrem(self.key, job_id)
         if delete_job:
-            instance = job if isinstance(job, self.job_class) else self.job_class.fetch(
-                job_id, connection=self.connection, serializer=self.serializer)
+            instance = (
+                job
+                if isinstance(job, self.job_class)
+                else self.job_class.fetch(job_id, connection=self.connection, serializer=self.serializer)
+            )
             instance.delete()
         return result
 
@@ -95,8 +106,11 @@ class BaseRegistry:
 
     def requeue(self, job_or_id: Any, at_front: bool = False) -> Any:
         """Put a job from this registry back on its queue; InvalidJobOperation if it is not here."""
-        job = job_or_id if isinstance(job_or_id, self.job_class) else self.job_class.fetch(
-            job_or_id, connection=self.connection, serializer=self.serializer)
+        job = (
+            job_or_id
+            if isinstance(job_or_id, self.job_class)
+            else self.job_class.fetch(job_or_id, connection=self.connection, serializer=self.serializer)
+        )
         if not self.connection.zrem(self.key, job.id):
             raise InvalidJobOperation
         job.started_at = job.ended_at = None
@@ -105,7 +119,8 @@ class BaseRegistry:
         from app.tasks.rq_compat.queue import Queue
 
         return Queue(job.origin, connection=self.connection, serializer=job.serializer)._enqueue_job(
-            job, at_front=at_front)
+            job, at_front=at_front
+        )
 
     @staticmethod
     def parse_job_id(entry: bytes | str) -> str:
@@ -135,8 +150,14 @@ class FailedJobRegistry(_ExpiringRegistry):
 
     kind = "failed"
 
-    def add(self, job: Any, ttl: int | None = None, exc_string: str = "", pipeline: Any = None,  # type: ignore[override]
-            xx: bool = False) -> None:
+    def add(
+        self,
+        job: Any,
+        ttl: int | None = None,
+        exc_string: str = "",
+        pipeline: Any = None,  # type: ignore[override]
+        xx: bool = False,
+    ) -> None:
         """Add a failed job and let its record live as long as the entry."""
         ttl = DEFAULT_FAILURE_TTL if ttl is None else ttl
         pipe = pipeline if pipeline is not None else self.connection.pipeline()
@@ -220,8 +241,9 @@ class StartedJobRegistry(BaseRegistry):
         job_id = item.id if isinstance(item, self.job_class) else item
         return job_id in self.get_job_ids(cleanup=False)
 
-    def get_job_and_execution_ids(self, start: int = 0, end: int = -1, desc: bool = False,
-                                  cleanup: bool = True) -> list[tuple[str, str]]:
+    def get_job_and_execution_ids(
+        self, start: int = 0, end: int = -1, desc: bool = False, cleanup: bool = True
+    ) -> list[tuple[str, str]]:
         """(job id, execution id) pairs."""
         if cleanup:
             self.cleanup()
@@ -230,8 +252,7 @@ class StartedJobRegistry(BaseRegistry):
 
     def remove_executions(self, job: Any, pipeline: Any = None) -> None:
         """Drop every running entry of `job`."""
-        entries = [entry for entry in self.connection.zrange(self.key, 0, -1)
-                   if self.parse_job_id(entry) == job.id]
+        entries = [entry for entry in self.connection.zrange(self.key, 0, -1) if self.parse_job_id(entry) == job.id]
         if entries:
             (pipeline if pipeline is not None else self.connection).zrem(self.key, *entries)
 

@@ -1,4 +1,5 @@
 """Job results, kept like RQ 2.x keeps them: one Redis stream per job, newest entry last."""
+
 from __future__ import annotations
 
 import time
@@ -28,10 +29,21 @@ class Result:
         RETRIED = 4
         MAX_RETRIES_EXCEEDED = 5
 
-    def __init__(self, job_id: str, type: Type, connection: Any, id: str | None = None,
-                 created_at: datetime | None = None, return_value: Any = None, exc_string: str | None = None,
-                 worker_name: str = "", serializer: Any = None, execution_id: str | None = None,
-                 execution_started_at: datetime | None = None, execution_ended_at: datetime | None = None) -> None:
+    def __init__(
+        self,
+        job_id: str,
+        type: Type,
+        connection: Any,
+        id: str | None = None,
+        created_at: datetime | None = None,
+        return_value: Any = None,
+        exc_string: str | None = None,
+        worker_name: str = "",
+        serializer: Any = None,
+        execution_id: str | None = None,
+        execution_started_at: datetime | None = None,
+        execution_ended_at: datetime | None = None,
+    ) -> None:
         self.job_id, self.type, self.connection, self.id = job_id, type, connection, id
         self.created_at = created_at or now()
         self.return_value, self.exc_string, self.worker_name = return_value, exc_string, worker_name
@@ -54,30 +66,51 @@ class Result:
         return results_key(job_id)
 
     @classmethod
-    def create(cls, job: Any, type: Type, ttl: int | None, return_value: Any = None, exc_string: str | None = None,
-               worker_name: str = "", pipeline: Any = None, execution_id: str | None = None,
-               execution_started_at: datetime | None = None,
-               execution_ended_at: datetime | None = None) -> Result:
+    def create(
+        cls,
+        job: Any,
+        type: Type,
+        ttl: int | None,
+        return_value: Any = None,
+        exc_string: str | None = None,
+        worker_name: str = "",
+        pipeline: Any = None,
+        execution_id: str | None = None,
+        execution_started_at: datetime | None = None,
+        execution_ended_at: datetime | None = None,
+    ) -> Result:
         """Record an outcome for `job`."""
-        result = cls(job.id, type, job.connection, return_value=return_value, exc_string=exc_string,
-                     worker_name=worker_name, serializer=job.serializer, execution_id=execution_id,
-                     execution_started_at=execution_started_at, execution_ended_at=execution_ended_at)
+        result = cls(
+            job.id,
+            type,
+            job.connection,
+            return_value=return_value,
+            exc_string=exc_string,
+            worker_name=worker_name,
+            serializer=job.serializer,
+            execution_id=execution_id,
+            execution_started_at=execution_started_at,
+            execution_ended_at=execution_ended_at,
+        )
         result.save(ttl=ttl, pipeline=pipeline)
         return result
 
     @classmethod
-    def create_failure(cls, job: Any, ttl: int | None, exc_string: str, worker_name: str = "",
-                       pipeline: Any = None, **execution: Any) -> Result:
+    def create_failure(
+        cls, job: Any, ttl: int | None, exc_string: str, worker_name: str = "", pipeline: Any = None, **execution: Any
+    ) -> Result:
         """Record a failure with its traceback text."""
-        return cls.create(job, cls.Type.FAILED, ttl, exc_string=exc_string, worker_name=worker_name,
-                          pipeline=pipeline, **execution)
+        return cls.create(
+            job, cls.Type.FAILED, ttl, exc_string=exc_string, worker_name=worker_name, pipeline=pipeline, **execution
+        )
 
     @classmethod
     def all(cls, job: Any, serializer: Any = None) -> list[Result]:
         """Every stored result of `job`, newest first."""
         entries = job.connection.xrevrange(results_key(job.id), "+", "-")
-        return [cls.restore(job.id, as_text(entry_id), payload, job.connection, serializer)
-                for entry_id, payload in entries]
+        return [
+            cls.restore(job.id, as_text(entry_id), payload, job.connection, serializer) for entry_id, payload in entries
+        ]
 
     @classmethod
     def count(cls, job: Any) -> int:
@@ -112,14 +145,20 @@ class Result:
         serializer = resolve_serializer(serializer)
         value = fields.get("return_value")
         exc = fields.get("exc_string")
-        return cls(job_id, cls.Type(int(fields["type"])), connection, id=result_id,
-                   created_at=datetime.fromtimestamp(int(result_id.split("-")[0]) / 1000, tz=UTC),
-                   return_value=serializer.loads(b64decode(value)) if value is not None else None,
-                   exc_string=zlib.decompress(b64decode(exc)).decode() if exc else None,
-                   worker_name=as_text(fields.get("worker_name", b"")), serializer=serializer,
-                   execution_id=as_text(fields["execution_id"]) if fields.get("execution_id") else None,
-                   execution_started_at=_stamp(fields.get("execution_started_at")),
-                   execution_ended_at=_stamp(fields.get("execution_ended_at")))
+        return cls(
+            job_id,
+            cls.Type(int(fields["type"])),
+            connection,
+            id=result_id,
+            created_at=datetime.fromtimestamp(int(result_id.split("-")[0]) / 1000, tz=UTC),
+            return_value=serializer.loads(b64decode(value)) if value is not None else None,
+            exc_string=zlib.decompress(b64decode(exc)).decode() if exc else None,
+            worker_name=as_text(fields.get("worker_name", b"")),
+            serializer=serializer,
+            execution_id=as_text(fields["execution_id"]) if fields.get("execution_id") else None,
+            execution_started_at=_stamp(fields.get("execution_started_at")),
+            execution_ended_at=_stamp(fields.get("execution_ended_at")),
+        )
 
     def save(self, ttl: int | None, pipeline: Any = None) -> str | None:
         """Append to the job's stream (capped at 10 entries) and set the stream's expiry."""
@@ -158,7 +197,8 @@ def _wait_for_entry(connection: Any, key: str, timeout: float) -> Any:
     # In slices shorter than the client's socket timeout (5 s by default since redis-py 8): one long BLOCK would
     # end in a socket TimeoutError.
     socket_timeout = connection.connection_pool.connection_kwargs.get(
-        "socket_timeout", getattr(redis_connection, "DEFAULT_SOCKET_TIMEOUT", None))
+        "socket_timeout", getattr(redis_connection, "DEFAULT_SOCKET_TIMEOUT", None)
+    )
     step = timeout if not socket_timeout else max(0.1, min(timeout, socket_timeout * 0.8))
     deadline = time.monotonic() + timeout
     while (remaining := deadline - time.monotonic()) > 0:

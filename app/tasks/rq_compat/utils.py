@@ -1,4 +1,5 @@
 """Helpers with RQ's exact formats: timestamps, timeouts, call strings, function references, serializers."""
+
 from __future__ import annotations
 
 import calendar
@@ -65,8 +66,9 @@ def parse_timeout(timeout: float | str | bytes | None) -> int | None:
             return int(text[:-1]) * UNITS[text[-1:].lower()]
         except (ValueError, KeyError):
             raise TimeoutFormatError(
-                'Timeout must be an integer or a string representing an integer, or a string with format: '
-                'digits + unit, unit can be "d", "h", "m", "s", such as "1h", "23m".') from None
+                "Timeout must be an integer or a string representing an integer, or a string with format: "
+                'digits + unit, unit can be "d", "h", "m", "s", such as "1h", "23m".'
+            ) from None
 
 
 def truncate(text: str, max_length: int | None) -> str:
