@@ -9,10 +9,11 @@ export VAR_DIR
 # Processes honcho starts; the embedded broker only when no REDIS_URL is given.
 PROCS  := $(if $(REDIS_URL),web worker vmworker beat flower,broker web worker vmworker beat flower)
 
-.PHONY: dev test setup system-deps db bench clean help
+.PHONY: dev test lint setup system-deps db bench clean help
 help:
 	@echo "make dev    install what is missing, migrate, start web, workers, beat, flower (and the broker)"
 	@echo "make test   install what is missing, run the whole test suite"
+	@echo "make lint   ruff (lint + format check), mypy on app/, and the layer contracts (lint-imports)"
 	@echo "make bench  run the benchmarks"
 
 system-deps:
@@ -34,17 +35,12 @@ $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 setup: system-deps $(VENV)/.installed
 
 db: setup
-	@$(if $(REDIS_URL),,$(BIN)/python -m app.devbroker prepare)
+	@$(BIN)/python -m app.localstate
 	@$(BIN)/flask db upgrade
 	@$(BIN)/flask users bootstrap
 	@$(BIN)/flask providers bootstrap
 
-$(VAR_DIR)/flower.auth:
-	@mkdir -p $(VAR_DIR)
-	@umask 077; if [ -n "$$FLOWER_BASIC_AUTH" ]; then printf '%s' "$$FLOWER_BASIC_AUTH" > $@; \
-	  else printf 'admin:%s' "$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(12))')" > $@; fi
-
-dev: db $(VAR_DIR)/flower.auth
+dev: db
 	@echo ""
 	@echo "  web     http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/   (log in as admin)"
 	@echo "  flower  http://127.0.0.1:$${FLOWER_PORT:-5555}/   (user:password $$(cat $(VAR_DIR)/flower.auth))"
@@ -57,6 +53,12 @@ dev: db $(VAR_DIR)/flower.auth
 test: setup $(VENV)/.installed-dev
 	@bash deploy/system-deps.sh --test
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup $(VENV)/.installed-dev
 	@for f in bench/bench_*.py; do [ -e "$$f" ] && $(BIN)/python "$$f"; done; true

@@ -7,18 +7,21 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import Config
-from app.extensions import celery_init_app, csrf, db, htmx, login, migrate
+from app.celery_app import celery_init_app
+from app.config import Settings
+from app.extensions import csrf, db, htmx, login, migrate
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the Flask app (and its Celery app) from the environment plus overrides."""
     app = Flask(__name__)
-    app.config.from_object(Config())
+    app.config.update(Settings().flask_config())
     app.config.update(overrides or {})
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     _init_extensions(app)
     _register_blueprints(app)
     celery_init_app(app)

@@ -1,8 +1,10 @@
-"""`flask users ...`: manage accounts from the shell."""
+"""`flask users ...` and `flask providers ...`: the same services as the pages, from the shell."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import click
 import sqlalchemy as sa
@@ -10,8 +12,12 @@ from flask.cli import AppGroup
 
 from app.extensions import db
 from app.models import ROLES, User
-from app.models.audit import audit
+from app.models.audit import Actor
+from app.services import Refused
+from app.services.providers import create_provider, has_providers
+from app.services.users import BOOTSTRAP, change_password, check_username_free, create_first_admin, create_user
 
+CLI = Actor("cli")
 users_cli = AppGroup("users", help="Create and manage user accounts.")
 
 
@@ -22,14 +28,10 @@ users_cli = AppGroup("users", help="Create and manage user accounts.")
 @click.option("--generate", is_flag=True, help="Generate a password and print it once.")
 def create(username: str, role: str, password: str | None, generate: bool) -> None:
     """Create a user."""
-    if User.by_username(username):
-        raise click.ClickException(f"user {username!r} already exists")
-    password = _password(password, generate)
-    user = User(username=username.strip().lower(), role=role)
-    _set_password(user, password)
-    db.session.add(user)
-    audit("user.create", target=user.username, actor="cli", role=role)
-    db.session.commit()
+    with _refusals(username):
+        check_username_free(username)  # before asking for a password
+        password = _password(password, generate)
+        user = create_user(username, role, password, CLI)
     click.echo(f"created {user.username} ({role})" + (f"; password: {password}" if generate else ""))
 
 
@@ -43,9 +45,8 @@ def set_password(username: str, password: str | None, generate: bool) -> None:
     if user is None:
         raise click.ClickException(f"no user {username!r}")
     password = _password(password, generate)
-    _set_password(user, password)
-    audit("user.update", target=user.username, actor="cli", password="changed")
-    db.session.commit()
+    with _refusals(username):
+        change_password(user, password, CLI)
     click.echo(f"password set for {user.username}" + (f": {password}" if generate else ""))
 
 
@@ -60,14 +61,9 @@ def list_users() -> None:
 @users_cli.command("bootstrap")
 def bootstrap() -> None:
     """Create the first admin when there are no users, and print its password once."""
-    if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+    password = create_first_admin()
+    if password is None:
         return
-    password = secrets.token_urlsafe(12)
-    user = User(username="admin", role="admin")
-    user.set_password(password)
-    db.session.add(user)
-    audit("user.create", target="admin", actor="bootstrap", role="admin")
-    db.session.commit()
     click.secho("\n  First run: created user 'admin' with password: " + password, fg="green", bold=True)
     click.echo("  (shown only this once; change it with `flask users set-password admin`)\n")
 
@@ -79,12 +75,13 @@ def _password(password: str | None, generate: bool) -> str:
     return password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
-def _set_password(user: User, password: str) -> None:
-    """Set the password or turn the refusal into a CLI error."""
+@contextmanager
+def _refusals(name: str) -> Iterator[None]:
+    """Turn a service's refusal into a CLI error naming what was refused."""
     try:
-        user.set_password(password)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+        yield
+    except Refused as refused:
+        raise click.ClickException(f"{name}: {refused}") from None
 
 
 providers_cli = AppGroup("providers", help="Hypervisors for VMs.")
@@ -96,13 +93,8 @@ providers_cli = AppGroup("providers", help="Hypervisors for VMs.")
 @click.option("--queue", help="Queue for this hypervisor's VM jobs (default: vms).")
 def add_provider(name: str, uri: str, queue: str | None) -> None:
     """Add a hypervisor (e.g. `flask providers add hv1 qemu+ssh://hv1/system --queue hv1`)."""
-    from app.models import Provider
-
-    if db.session.scalar(sa.select(Provider).where(Provider.name == name)):
-        raise click.ClickException(f"hypervisor {name!r} already exists")
-    db.session.add(Provider(name=name, uri=uri, queue=queue))
-    audit("provider.create", target=name, actor="cli", uri=uri, queue=queue)
-    db.session.commit()
+    with _refusals(name):
+        create_provider(name, uri, queue, CLI)
     click.echo(f"added {name} ({uri})")
 
 
@@ -110,11 +102,7 @@ def add_provider(name: str, uri: str, queue: str | None) -> None:
 @click.option("--uri", default="test:///default", show_default=True)
 def bootstrap_provider(uri: str) -> None:
     """Add a 'local' hypervisor when there is none (make dev uses libvirt's in-process test driver)."""
-    from app.models import Provider
-
-    if db.session.scalar(sa.select(sa.func.count()).select_from(Provider)):
+    if has_providers():
         return
-    db.session.add(Provider(name="local", uri=uri))
-    audit("provider.create", target="local", actor="bootstrap", uri=uri)
-    db.session.commit()
+    create_provider("local", uri, None, BOOTSTRAP)
     click.echo(f"  Added hypervisor 'local' ({uri}).")

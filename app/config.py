@@ -1,10 +1,15 @@
-"""Settings read from the environment; bad values fail loudly at start-up."""
+"""The settings object: every setting read from the environment once, bad values failing loudly at start-up.
+
+It only reads. `make dev` (python -m app.localstate) prepares var/ (secret key, Flower's password, the embedded
+broker's port); a setting that needs one of those files and finds none says so.
+"""
 
 from __future__ import annotations
 
 import os
-import secrets
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -58,10 +63,8 @@ def env_timezone(name: str, default: str) -> str:
 
 
 def var_dir() -> Path:
-    """Directory for local state (SQLite file, embedded broker, secrets)."""
-    path = Path(env_str("VAR_DIR", str(BASE_DIR / "var"))).resolve()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """Directory for local state (SQLite file, embedded broker, secrets); made by app.localstate."""
+    return Path(env_str("VAR_DIR", str(BASE_DIR / "var")) or "var").resolve()
 
 
 def database_url() -> str:
@@ -81,40 +84,35 @@ def broker_port_file() -> Path:
     return var_dir() / "broker" / "port"
 
 
-def redis_url() -> str:
-    """REDIS_URL, or the embedded broker's loopback address recorded under var/."""
-    url = env_str("REDIS_URL")
-    if url is not None:
-        return url
-    port_file = broker_port_file()
-    if not port_file.exists():
-        raise ConfigError(
-            "REDIS_URL is not set and no embedded broker has been prepared "
-            f"({port_file} is missing): run `make dev`, or set REDIS_URL"
-        )
-    return f"redis://127.0.0.1:{port_file.read_text().strip()}/0"
-
-
-def secret_key() -> str:
-    """SECRET_KEY, or one generated once and kept in var/ (so sessions survive restarts)."""
-    key = env_str("SECRET_KEY")
-    if key is not None:
-        return key
-    path = var_dir() / "secret_key"
+def _prepared(path: Path, setting: str) -> str:
+    """The content of a file app.localstate wrote, or a ConfigError naming the setting and the fix."""
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        raise ConfigError(
+            f"{setting} is not set and {path} does not exist: run `make dev` (or `python -m app.localstate`) "
+            f"to prepare {path.parent}, or set {setting}"
+        )
     return path.read_text().strip()
 
 
-class Config:
-    """Everything the app reads from the environment, resolved once at start-up."""
+def redis_url() -> str:
+    """REDIS_URL, or the embedded broker's loopback address recorded under var/."""
+    return env_str("REDIS_URL") or f"redis://127.0.0.1:{_prepared(broker_port_file(), 'REDIS_URL')}/0"
+
+
+def secret_key() -> str:
+    """SECRET_KEY, or the one generated once into var/ (so sessions survive restarts)."""
+    return env_str("SECRET_KEY") or _prepared(var_dir() / "secret_key", "SECRET_KEY")
+
+
+class Settings:
+    """Everything the processes read from the environment, resolved once; Flask and Celery get it from here."""
 
     def __init__(self) -> None:
         self.SECRET_KEY = secret_key()
         self.SQLALCHEMY_DATABASE_URI = database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = redis_url()
+        self.RQ_REDIS_URL = env_str("RQ_REDIS_URL") or self.REDIS_URL
         self.CELERY_TIMEZONE = env_timezone("CELERY_TIMEZONE", "UTC")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
@@ -125,14 +123,38 @@ class Config:
         self.HEALTH_TIMEOUT = float(env_int("HEALTH_TIMEOUT_MS", 1000, minimum=100)) / 1000
         self.PROXY_HOPS = env_int("PROXY_HOPS", 0)
         self.PER_PAGE = env_int("PER_PAGE", 50, minimum=5)
-        self.PLAYBOOKS_DIR = str(Path(env_str("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks"))).resolve())
+        self.PLAYBOOKS_DIR = str(Path(env_str("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks")) or ".").resolve())
         self.ANSIBLE_HOST_KEY_CHECKING = env_bool("ANSIBLE_HOST_KEY_CHECKING", False)
-        # Jobs' default limits are Celery's own (celeryconfig reads TASK_SOFT_TIME_LIMIT/TASK_TIME_LIMIT).
-        import celeryconfig
-
-        self.TASK_SOFT_TIME_LIMIT = celeryconfig.task_soft_time_limit
-        self.TASK_TIME_LIMIT = celeryconfig.task_time_limit
+        self.TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)
+        self.TASK_TIME_LIMIT = env_int("TASK_TIME_LIMIT", 30 * 60, minimum=2)
+        self.CELERY_MAX_TASKS_PER_CHILD = env_int("CELERY_MAX_TASKS_PER_CHILD", 50, minimum=1)
         self.JOB_LOST_AFTER = env_int("JOB_LOST_AFTER", 90, minimum=10)
+        self.REAPER_INTERVAL = env_int("REAPER_INTERVAL", 30, minimum=5)
+        self.VM_RECONCILE_INTERVAL = env_int("VM_RECONCILE_INTERVAL", 60, minimum=5)
         self.LOG_TAIL_LINES = env_int("LOG_TAIL_LINES", 500, minimum=50)
         self.JOB_WORK_DIR = env_str("JOB_WORK_DIR")  # None: the system temp dir
         self.FLOWER_URL = env_str("FLOWER_URL", f"http://127.0.0.1:{env_int('FLOWER_PORT', 5555, minimum=1)}/")
+
+    def flask_config(self) -> dict[str, Any]:
+        """The settings as Flask config keys."""
+        return dict(vars(self))
+
+
+def celery_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """What Celery takes from the settings (given as Flask config), on top of celeryconfig's fixed values."""
+    # Redis redelivers an unacked message after this long; it must outlast the longest job.
+    visibility = {"visibility_timeout": cfg["TASK_TIME_LIMIT"] + 600}
+    return {
+        "broker_url": cfg["REDIS_URL"],
+        "result_backend": cfg["REDIS_URL"],
+        "timezone": cfg["CELERY_TIMEZONE"],
+        "task_soft_time_limit": cfg["TASK_SOFT_TIME_LIMIT"],
+        "task_time_limit": cfg["TASK_TIME_LIMIT"],
+        "worker_max_tasks_per_child": cfg["CELERY_MAX_TASKS_PER_CHILD"],
+        "broker_transport_options": visibility,
+        "result_backend_transport_options": visibility,
+        "beat_schedule": {
+            "reap-lost-jobs": {"task": "app.tasks.ops.reap", "schedule": cfg["REAPER_INTERVAL"]},
+            "reconcile-vms": {"task": "app.tasks.vms.reconcile", "schedule": cfg["VM_RECONCILE_INTERVAL"]},
+        },
+    }

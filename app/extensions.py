@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from celery import Celery, Task
-from flask import Flask
+from typing import TYPE_CHECKING
+
 from flask_htmx import HTMX
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -29,29 +29,12 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+# Models subclass this: Flask-SQLAlchemy's db.Model is made at run time, so type checkers see the Base it extends.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 login = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
-
-
-def celery_init_app(app: Flask) -> Celery:
-    """Create the Celery app; every task runs inside a Flask app context."""
-    from app.tasks.rq_compat.celery_hooks import JobTaskRegistry, install  # not at the top: app.tasks imports us
-
-    class FlaskTask(Task):
-        def __call__(self, *args: object, **kwargs: object) -> object:
-            with app.app_context():
-                return self.run(*args, **kwargs)
-
-    celery_app = Celery(app.name, task_cls=FlaskTask, tasks=JobTaskRegistry())  # RQ jobs run under their names
-    celery_app.config_from_object("celeryconfig")
-    celery_app.conf.update(
-        broker_url=app.config["REDIS_URL"],
-        result_backend=app.config["REDIS_URL"],
-        timezone=app.config["CELERY_TIMEZONE"],
-    )
-    celery_app.set_default()
-    install(celery_app)
-    app.extensions["celery"] = celery_app
-    return celery_app

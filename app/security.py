@@ -7,11 +7,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, url_for
+from flask import abort, request, url_for
 from flask_login import current_user, login_required
 
 from app.extensions import db, login
 from app.models import User
+from app.models.audit import Actor
 
 login.login_view = "auth.login"
 login.login_message = "Please log in to see that page."
@@ -22,6 +23,13 @@ login.login_message_category = "info"
 def load_user(user_id: str) -> User | None:
     """Flask-Login's loader: the user row for the id in the session."""
     return db.session.get(User, int(user_id))
+
+
+def current_actor() -> Actor:
+    """Who is making this request ('anonymous' before login), and from which address."""
+    if current_user.is_authenticated:
+        return Actor(current_user.username, current_user.id, request.remote_addr)
+    return Actor("anonymous", None, request.remote_addr)
 
 
 def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

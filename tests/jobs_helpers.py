@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.extensions import db
+from app.jobcore.status import TERMINAL
 from app.models import Group, Host, Job
-from app.models.job import TERMINAL
 from tests.services import wait_for
 
 LOCAL_VARS = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.deployments.catalogue import PlaybookError, list_playbooks, resolve
+from app.ansible.catalogue import PlaybookError, list_playbooks, resolve
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.ansible.runner import EventBatcher, to_event
-from app.deployments.execute import job_lines
+from app.worker.playbooks import job_lines
 
 
 def runner_event(counter: int, event: str, stdout: str, host: str | None = None) -> dict:

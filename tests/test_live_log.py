@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.jobs.state import transition
+from app.jobcore.transitions import transition
 from app.models import Job, JobLine
 from app.models.job import JobTarget
 

@@ -9,8 +9,9 @@ import psutil
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.jobs.service import submit
+from app.jobcore.submit import submit
 from app.models import Job, JobTarget, TargetLock
+from app.models.audit import Actor
 from app.tasks.ops import reap
 from tests.jobs_helpers import add_hosts, job_row, job_text, wait_status
 from tests.services import start_worker, stop_process, wait_for
@@ -32,7 +33,7 @@ def queue_sleep_job(app, host: str, queue: str | None, seconds: str) -> int:
             },
         )
         job.targets = [JobTarget(kind="host", name=host)]
-        submit(job)
+        submit(job, Actor("oper"))
         return job.id
 
 
@@ -68,7 +69,7 @@ def _kill_leftover_sleeps(marker: str) -> None:
 
 
 def test_a_late_worker_cannot_overwrite_a_final_status(app):
-    from app.jobs.state import finish, request_cancel, transition
+    from app.jobcore.transitions import finish, request_cancel, transition
 
     with app.app_context():
         job = Job(kind="playbook", name="x", created_by="t", soft_time_limit=1, time_limit=2, status="running")
@@ -94,7 +95,7 @@ def test_a_run_that_hits_its_soft_limit_is_stopped_and_marked_timed_out(app, wor
             params={"playbook": "tests/sleep.yml", "extra_vars": {"seconds": "39.871"}},
         )
         job.targets = [JobTarget(kind="host", name="slow-01")]
-        submit(job)
+        submit(job, Actor("oper"))
         job_id = job.id
     job = wait_status(app, job_id, timeout=30)
     assert job.status == "timed_out" and job.error == "Stopped at its time limit of 1 min"

@@ -95,7 +95,7 @@ def test_the_cli_creates_lists_and_resets_users(app):
     with app.app_context():
         assert User.by_username("frank").check_password(password)
     result = runner.invoke(args=["users", "create", "frank"])
-    assert result.exit_code != 0 and "already exists" in result.output
+    assert result.exit_code != 0 and "frank: That username is taken." in result.output
     result = runner.invoke(args=["users", "set-password", "frank", "--password", "short"])
     assert result.exit_code != 0 and "at least 10 characters" in result.output
     result = runner.invoke(args=["users", "set-password", "frank", "--password", "a fine new password"])

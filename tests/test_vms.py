@@ -168,8 +168,8 @@ def test_transient_errors_are_retried_three_times_then_the_job_fails(app, auth):
 
 
 def test_a_second_action_waits_for_the_first(app, auth, provider):
-    from app.jobs.service import kick_waiting
-    from app.jobs.state import finish
+    from app.jobcore.submit import kick_waiting
+    from app.jobcore.transitions import finish
 
     auth.login("operator")
     name = vm_name()

@@ -11,12 +11,12 @@ from app.auth.forms import LoginForm
 from app.extensions import db
 from app.models import User
 from app.models.audit import audit
-from app.security import safe_next
+from app.security import current_actor, safe_next
 from app.timeutil import utcnow
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> Response | str | tuple[str, int]:
     """Show the login form; on success go to the (validated) next page."""
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
@@ -24,13 +24,13 @@ def login() -> Response | str:
     if form.validate_on_submit():
         user = User.by_username(form.username.data)
         if user is None or not user.check_password(form.password.data) or not user.active:
-            audit("auth.login_failed", target=form.username.data, actor="anonymous")
+            audit("auth.login_failed", current_actor(), target=form.username.data)
             db.session.commit()
             flash("Wrong username or password.", "error")
             return render_template("auth/login.html", form=form), 401
         login_user(user, remember=form.remember.data)
         user.last_login_at = utcnow()
-        audit("auth.login", target=user.username)
+        audit("auth.login", current_actor(), target=user.username)
         db.session.commit()
         return redirect(safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
@@ -40,7 +40,7 @@ def login() -> Response | str:
 @login_required
 def logout() -> Response:
     """End the session (POST only, so it is CSRF-protected)."""
-    audit("auth.logout", target=current_user.username)
+    audit("auth.logout", current_actor(), target=current_user.username)
     db.session.commit()
     logout_user()
     flash("You are logged out.", "info")

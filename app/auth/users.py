@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -12,15 +12,9 @@ from app.auth.forms import UserCreateForm, UserEditForm
 from app.extensions import db
 from app.models import User
 from app.models.audit import audit
-from app.security import role_required
-
-
-def get_user_or_404(user_id: int) -> User:
-    """The user with this id, or 404."""
-    user = db.session.get(User, user_id)
-    if user is None:
-        abort(404, description="No such user.")
-    return user
+from app.security import current_actor, role_required
+from app.services import Refused
+from app.services.users import create_user
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -29,16 +23,12 @@ def users() -> Response | tuple[str, int]:
     """List users and create new ones."""
     form = UserCreateForm()
     if form.validate_on_submit():
-        if User.by_username(form.username.data):
-            form.username.errors.append("That username is taken.")
-        else:
-            user = User(username=form.username.data, role=form.role.data)
-            user.set_password(form.password.data)
-            db.session.add(user)
-            audit("user.create", target=user.username, role=user.role)
-            db.session.commit()
+        try:
+            user = create_user(form.username.data, form.role.data, form.password.data, current_actor())
             flash(f"User {user.username} created.", "success")
             return redirect(url_for("auth.users"))
+        except Refused as refused:
+            getattr(form, refused.field or "username").errors.append(str(refused))
     rows = db.session.scalars(sa.select(User).order_by(User.username)).all()
     return render_template("auth/users.html", users=rows, form=form), 400 if form.errors else 200
 
@@ -47,7 +37,7 @@ def users() -> Response | tuple[str, int]:
 @role_required("admin")
 def user_edit(user_id: int) -> Response | tuple[str, int]:
     """Change one user's role, active flag or password."""
-    user = get_user_or_404(user_id)
+    user = db.get_or_404(User, user_id, description="No such user.")
     form = UserEditForm(obj=user)
     if form.validate_on_submit():
         error = _apply_edit(user, form)
@@ -68,5 +58,5 @@ def _apply_edit(user: User, form: UserEditForm) -> str | None:
     if form.password.data:
         user.set_password(form.password.data)
         changes["password"] = "changed"
-    audit("user.update", target=user.username, reason=form.reason.data, **changes)
+    audit("user.update", current_actor(), target=user.username, reason=form.reason.data, **changes)
     return None

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
+from app.ansible.catalogue import Playbook, PlaybookError, list_playbooks, resolve
 from app.deployments import bp
-from app.deployments.catalogue import Playbook, PlaybookError, list_playbooks, resolve
 from app.deployments.forms import RunForm
 from app.deployments.runs import build_job, fill_choices, target_hosts
-from app.extensions import db
-from app.jobs.service import submit
-from app.models import Job
-from app.security import role_required
+from app.jobcore.queries import runs_of_playbook
+from app.jobcore.submit import submit
+from app.security import current_actor, role_required
 
 
 def get_playbook_or_404(name: str) -> Playbook:
@@ -38,9 +36,7 @@ def catalogue() -> str:
 def playbook(name: str) -> str:
     """A playbook's content (escaped) and its last runs."""
     book = get_playbook_or_404(name)
-    runs = db.session.scalars(
-        sa.select(Job).where(Job.kind == "playbook", Job.name == book.name).order_by(Job.id.desc()).limit(20)
-    ).all()
+    runs = runs_of_playbook(book.name, limit=20)
     return render_template("deployments/playbook.html", book=book, content=book.read(), runs=runs)
 
 
@@ -56,8 +52,9 @@ def run() -> Response | tuple[str, int]:
         if not hosts:
             form.target.errors.append("That target has no hosts.")
         else:
-            job = build_job(form, get_playbook_or_404(form.playbook.data), hosts)
-            queued = submit(job, reason=form.reason.data)
+            actor = current_actor()
+            job = build_job(form, get_playbook_or_404(form.playbook.data), hosts, actor)
+            queued = submit(job, actor, reason=form.reason.data)
             if not queued:
                 flash(f"Job #{job.id} could not be queued: {job.error}", "error")
             return redirect(url_for("jobs.detail", job_id=job.id))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import current_app
-from flask_login import current_user
 
-from app.deployments.catalogue import Playbook
+from app.ansible.catalogue import Playbook
 from app.deployments.forms import RunForm
+from app.jobcore.status import JobKind
 from app.models import Group, Host
+from app.models.audit import Actor
 from app.models.inventory import all_names, group_by_name
 from app.models.job import Job, JobTarget
 
@@ -29,16 +30,16 @@ def target_hosts(form: RunForm) -> list[str]:
     return sorted(set(form.hosts.data))
 
 
-def build_job(form: RunForm, playbook: Playbook, hosts: list[str]) -> Job:
+def build_job(form: RunForm, playbook: Playbook, hosts: list[str], actor: Actor) -> Job:
     """A queued playbook job from the validated form."""
     cfg = current_app.config
     soft = form.time_limit.data * 60 if form.time_limit.data else cfg["TASK_SOFT_TIME_LIMIT"]
     hard = soft + max(60, cfg["TASK_TIME_LIMIT"] - cfg["TASK_SOFT_TIME_LIMIT"])
     job = Job(
-        kind="playbook",
+        kind=JobKind.PLAYBOOK,
         name=playbook.name,
-        created_by_id=current_user.id,
-        created_by=current_user.username,
+        created_by_id=actor.id,
+        created_by=actor.name,
         allow_concurrent=form.allow_concurrent.data,
         soft_time_limit=soft,
         time_limit=hard,

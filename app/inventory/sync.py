@@ -64,13 +64,12 @@ def _upsert_host(name: str, variables: dict[str, Any]) -> tuple[bool, bool]:
 
 def _upsert_group(name: str, data: dict[str, Any], parsed: dict[str, Any]) -> tuple[bool, bool]:
     """Create or update one group with its variables and members (children's hosts included)."""
-    group = group_by_name(name)
-    created = group is None
-    if created:
-        group = Group(name=name, variables={})
-        db.session.add(group)
+    found = group_by_name(name)
+    created = found is None
+    group = found or Group(name=name, variables={})
+    db.session.add(group)
     db.session.flush()
-    members = {host_by_name(h) for h in _all_members(name, parsed)} - {None}
+    members = {host for h in _all_members(name, parsed) if (host := host_by_name(h)) is not None}
     added = members - set(group.hosts)
     changed = bool(added) or (group.variables or {}) != (data.get("vars") or {})
     group.variables = data.get("vars") or {}

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.constants import HTMX_STOP_POLLING
-from flask_login import current_user, login_required
+from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from app.extensions import db
+from app.jobcore.queries import FILTERS, failed_hosts, history_query, is_poll_batch_full, lines_after, lines_before
+from app.jobcore.status import JobKind, JobStatus
+from app.jobcore.submit import cancel, copy_job, submit
 from app.jobs import bp
-from app.jobs.queries import FILTERS, failed_hosts, get_job_or_404, history_query, lines_after, lines_before
-from app.jobs.service import cancel, copy_job, submit
-from app.models.job import STATUSES, Job
+from app.models.job import Job
 from app.polling import page_or_fragment
-from app.security import role_required
+from app.security import current_actor, role_required
+
+
+def get_job_or_404(job_id: int) -> Job:
+    """The job with this id, or 404 saying so."""
+    return db.get_or_404(Job, job_id, description=f"There is no job #{job_id}.")
 
 
 @bp.get("/")
@@ -24,7 +30,7 @@ def history() -> Response:
     page = db.paginate(history_query(filters), per_page=current_app.config["PER_PAGE"], error_out=False)
     polling = any(job.active for job in page.items)
     return page_or_fragment(
-        "jobs/history.html", "rows", polling, page=page, filters=filters, statuses=STATUSES, polling=polling
+        "jobs/history.html", "rows", polling, page=page, filters=filters, statuses=list(JobStatus), polling=polling
     )
 
 
@@ -46,7 +52,7 @@ def tail(job_id: int) -> Response:
     after = request.args.get("after", 0, type=int)
     lines = lines_after(job.id, after)
     last_seq = lines[-1].seq if lines else after
-    more = len(lines) == 2000
+    more = is_poll_batch_full(lines)
     changed = request.args.get("status") != job.status or not job.active
     resp = make_response(
         render_template(
@@ -71,7 +77,7 @@ def earlier(job_id: int) -> str:
 def cancel_job(job_id: int) -> Response:
     """Cancel: a queued job never starts; a running one is stopped by its worker."""
     job = get_job_or_404(job_id)
-    outcome = cancel(job, current_user.username, request.form.get("reason"))
+    outcome = cancel(job, current_actor(), request.form.get("reason"))
     messages = {
         "canceled": f"Job #{job.id} canceled.",
         "stopping": f"Stopping job #{job.id}…",
@@ -94,7 +100,7 @@ def retry_failed(job_id: int) -> Response:
     """Run the playbook again, limited to the hosts that failed or were unreachable."""
     job = get_job_or_404(job_id)
     hosts = failed_hosts(job.id)
-    if job.kind != "playbook" or not hosts:
+    if job.kind != JobKind.PLAYBOOK or not hosts:
         flash("No host failed in that run, so there is nothing to retry.", "error")
         return redirect(url_for("jobs.detail", job_id=job.id))
     return _resubmit(job, {"limit": ",".join(hosts)}, "retry failed hosts")
@@ -102,8 +108,9 @@ def retry_failed(job_id: int) -> Response:
 
 def _resubmit(job: Job, changes: dict[str, object], why: str) -> Response:
     """Submit a copy of `job` and go to its page (with the reason if queueing failed)."""
-    clone = copy_job(job, current_user.id, current_user.username, **changes)
-    queued = submit(clone, reason=f"{why} of job #{job.id}")
+    actor = current_actor()
+    clone = copy_job(job, actor, **changes)
+    queued = submit(clone, actor, reason=f"{why} of job #{job.id}")
     flash(
         f"Job #{clone.id} queued ({why} of #{job.id})."
         if queued

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import has_request_context, request
-from flask_login import current_user
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.timeutil import utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     """One state-changing action; rows are only ever added."""
 
     __tablename__ = "audit_events"
@@ -30,15 +29,28 @@ class AuditEvent(db.Model):
     detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
-def audit(
-    action: str, target: str = "", reason: str | None = None, actor: str | None = None, **detail: Any
-) -> AuditEvent:
+@dataclass(frozen=True)
+class Actor:
+    """Who did something: a user (with the address they came from), or a named part of the system."""
+
+    name: str
+    id: int | None = None
+    address: str | None = None
+
+
+SYSTEM = Actor("system")
+
+
+def audit(action: str, actor: Actor, target: str = "", reason: str | None = None, **detail: Any) -> AuditEvent:
     """Add an audit row to the session; it commits with the change it describes."""
-    event = AuditEvent(action=action, target=target, reason=reason or None, detail=detail)
-    if has_request_context():
-        event.address = request.remote_addr
-        if current_user.is_authenticated:
-            event.actor_id, event.actor = current_user.id, current_user.username
-    event.actor = actor or getattr(event, "actor", None) or "system"
+    event = AuditEvent(
+        action=action,
+        target=target,
+        reason=reason or None,
+        detail=detail,
+        actor=actor.name,
+        actor_id=actor.id,
+        address=actor.address,
+    )
     db.session.add(event)
     return event

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model, db
 
 host_groups = sa.Table(
     "host_groups",
@@ -17,7 +17,7 @@ host_groups = sa.Table(
 )
 
 
-class Host(db.Model):
+class Host(Model):
     """A machine Ansible can reach: address, port, user and inventory variables."""
 
     __tablename__ = "hosts"
@@ -47,7 +47,7 @@ class Host(db.Model):
         return variables
 
 
-class Group(db.Model):
+class Group(Model):
     """A named set of hosts, with group variables."""
 
     __tablename__ = "groups"

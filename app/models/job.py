@@ -8,25 +8,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
+from app.jobcore.status import ACTIVE, JobKind, JobStatus
+from app.models.types import StrEnumColumn, sql_in
 from app.timeutil import as_utc, utcnow
 
-QUEUED, WAITING, RUNNING = "queued", "waiting", "running"
-SUCCESSFUL, FAILED, CANCELED, TIMED_OUT, LOST = "successful", "failed", "canceled", "timed_out", "lost"
-ACTIVE = (QUEUED, WAITING, RUNNING)
-TERMINAL = (SUCCESSFUL, FAILED, CANCELED, TIMED_OUT, LOST)
-STATUSES = ACTIVE + TERMINAL
-KINDS = ("playbook", "vm")
+# Target kinds that take a lock: one active job per host and per VM.
+LOCKED_TARGET_KINDS = ("host", "vm")
 
 
-class Job(db.Model):
-    """A unit of background work; status changes only through guarded updates (see app.jobs.state)."""
+class Job(Model):
+    """A unit of background work; status changes only through guarded updates (app.jobcore.transitions)."""
 
     __tablename__ = "jobs"
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(sa.String(16), index=True)
+    kind: Mapped[JobKind] = mapped_column(StrEnumColumn(JobKind), index=True)
     name: Mapped[str] = mapped_column(sa.String(255))  # what it runs: a playbook path, "restart vm-1"...
-    status: Mapped[str] = mapped_column(sa.String(16), default=QUEUED, index=True)
+    status: Mapped[JobStatus] = mapped_column(StrEnumColumn(JobStatus), default=JobStatus.QUEUED, index=True)
     params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id", ondelete="SET NULL"))
     created_by: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -53,8 +51,8 @@ class Job(db.Model):
     )
 
     __table_args__ = (
-        sa.CheckConstraint(f"status IN {STATUSES}", name="status_known"),
-        sa.CheckConstraint(f"kind IN {KINDS}", name="kind_known"),
+        sa.CheckConstraint(sql_in("status", JobStatus), name="status_known"),
+        sa.CheckConstraint(sql_in("kind", JobKind), name="kind_known"),
     )
 
     @property
@@ -76,10 +74,10 @@ class Job(db.Model):
 
     def lock_keys(self) -> list[str]:
         """The lock keys this job needs: one per host or VM it touches."""
-        return sorted({f"{t.kind}:{t.name}" for t in self.targets if t.kind in ("host", "vm")})
+        return sorted({f"{t.kind}:{t.name}" for t in self.targets if t.kind in LOCKED_TARGET_KINDS})
 
 
-class JobTarget(db.Model):
+class JobTarget(Model):
     """A host, group or VM a job acts on (for filters and locks)."""
 
     __tablename__ = "job_targets"
@@ -92,7 +90,7 @@ class JobTarget(db.Model):
     __table_args__ = (sa.Index("ix_job_targets_kind_name", "kind", "name"),)
 
 
-class JobLine(db.Model):
+class JobLine(Model):
     """One piece of a job's output, in order: seq is per job and strictly increasing."""
 
     __tablename__ = "job_lines"
@@ -109,7 +107,7 @@ class JobLine(db.Model):
     __table_args__ = (sa.UniqueConstraint("job_id", "seq", name="uq_job_lines_job_id_seq"),)
 
 
-class HostResult(db.Model):
+class HostResult(Model):
     """Ansible's per-host counts at the end of a playbook run."""
 
     __tablename__ = "host_results"
@@ -131,7 +129,7 @@ class HostResult(db.Model):
         return bool(self.failed or self.unreachable)
 
 
-class TargetLock(db.Model):
+class TargetLock(Model):
     """Held by the one active job on a target (host or VM); the primary key makes it exclusive."""
 
     __tablename__ = "target_locks"

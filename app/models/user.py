@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.extensions import db
+from app.extensions import Model, db
 from app.timeutil import utcnow
 
 # Ordered from least to most power: a role includes everything before it.
@@ -18,7 +18,7 @@ USERNAME_PATTERN = r"^[a-z][a-z0-9._-]{1,63}$"
 MIN_PASSWORD = 10
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person who logs in; role is viewer, operator or admin."""
 
     __tablename__ = "users"

@@ -7,15 +7,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
+from app.jobcore.status import VMState
+from app.models.types import StrEnumColumn, sql_in
 from app.timeutil import utcnow
 
-# States the dashboard sets itself while a create or delete is under way (besides the provider's states
-# in app.providers.base.VM_STATES and its own "error" and "missing").
-TRANSITIONAL = ("creating", "deleting")
 
-
-class Provider(db.Model):
+class Provider(Model):
     """A hypervisor connection: a libvirt URI (test:///default, qemu:///system, qemu+ssh://hv1/system)."""
 
     __tablename__ = "providers"
@@ -31,8 +29,10 @@ class Provider(db.Model):
     __table_args__ = (sa.CheckConstraint("kind IN ('libvirt')", name="kind_known"),)
 
 
-class VM(db.Model):
-    """A virtual machine: its size, its last seen state and the job that last touched it."""
+class VM(Model):
+    """A virtual machine: its size, its last seen state and the job that last touched it.
+
+    The state changes only through app.jobcore.vmstate (guarded updates)."""
 
     __tablename__ = "vms"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,14 +42,17 @@ class VM(db.Model):
     memory_mib: Mapped[int]
     disk_gib: Mapped[int]
     image: Mapped[str | None] = mapped_column(sa.String(255))
-    state: Mapped[str] = mapped_column(sa.String(16), default="creating")
+    state: Mapped[VMState] = mapped_column(StrEnumColumn(VMState), default=VMState.CREATING)
     state_reason: Mapped[str | None] = mapped_column(sa.Text)
     seen_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     last_job_id: Mapped[int | None] = mapped_column(sa.ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), default=utcnow)
     provider: Mapped[Provider] = relationship(back_populates="vms")
 
-    __table_args__ = (sa.UniqueConstraint("provider_id", "name", name="uq_vms_provider_id_name"),)
+    __table_args__ = (
+        sa.UniqueConstraint("provider_id", "name", name="uq_vms_provider_id_name"),
+        sa.CheckConstraint(sql_in("state", VMState), name="state_known"),
+    )
 
     @property
     def target(self) -> str:

@@ -41,7 +41,7 @@ def check_workers(celery: Celery, timeout: float) -> dict[str, Any]:
 
 def health(celery: Celery, timeout: float) -> dict[str, Any]:
     """All checks; workers are only asked when the broker answers."""
-    result = {"database": check_database(), "broker": check_broker(celery, timeout)}
+    result: dict[str, Any] = {"database": check_database(), "broker": check_broker(celery, timeout)}
     if result["broker"]["ok"]:
         result["workers"] = check_workers(celery, timeout)
     else:

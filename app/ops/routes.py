@@ -10,8 +10,8 @@ from flask_login import login_required
 from werkzeug.wrappers import Response
 
 from app.extensions import db
-from app.models import AuditEvent, Job
-from app.models.job import ACTIVE, TERMINAL
+from app.jobcore.queries import active_jobs, recent_finished_jobs
+from app.models import AuditEvent
 from app.ops import bp
 from app.ops.health import health
 from app.ops.workers import queue_lengths, queue_names, queue_rows, worker_overview
@@ -23,8 +23,7 @@ from app.security import role_required
 @login_required
 def dashboard() -> Response:
     """The landing page: what is running now, what ran last, and the quick actions."""
-    active = db.session.scalars(sa.select(Job).where(Job.status.in_(ACTIVE)).order_by(Job.id.desc())).all()
-    recent = db.session.scalars(sa.select(Job).where(Job.status.in_(TERMINAL)).order_by(Job.id.desc()).limit(10)).all()
+    active, recent = active_jobs(), recent_finished_jobs(limit=10)
     return page_or_fragment("ops/dashboard.html", "active", bool(active), active=active, recent=recent)
 
 

@@ -11,8 +11,8 @@ from celery import shared_task
 from flask import current_app
 
 from app.extensions import db
-from app.jobs.service import kick_waiting
-from app.jobs.state import mark_lost
+from app.jobcore.submit import kick_waiting
+from app.jobcore.transitions import mark_lost
 from app.models import User
 
 

@@ -10,30 +10,21 @@ from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
 from app.extensions import db
-from app.models import VM, Job, JobTarget, Provider
-from app.models.audit import audit
-from app.models.job import ACTIVE
-from app.models.vm import TRANSITIONAL
+from app.jobcore.queries import jobs_for_target, targets_with_active_jobs
+from app.jobcore.status import VM_TRANSITIONAL
+from app.models import VM, Provider
 from app.polling import page_or_fragment
-from app.security import role_required
+from app.security import current_actor, role_required
+from app.services import Refused
+from app.services.providers import create_provider
+from app.services.vms import POWER_ACTIONS, create_vm, submit_action
 from app.vms import bp
 from app.vms.forms import ActionForm, ProviderForm, VMCreateForm
-from app.vms.service import ACTIONS, submit_action
 
 
 def get_vm_or_404(vm_id: int) -> VM:
-    """The VM with this id, or 404."""
-    vm = db.session.get(VM, vm_id)
-    if vm is None:
-        abort(404, description="No such VM (it may have been deleted).")
-    return vm
-
-
-def _pending_targets() -> set[str]:
-    """VM targets with a queued, waiting or running job (a held lock always belongs to a running one)."""
-    return set(
-        db.session.scalars(sa.select(JobTarget.name).join(Job).where(JobTarget.kind == "vm", Job.status.in_(ACTIVE)))
-    )
+    """The VM with this id, or 404 saying so."""
+    return db.get_or_404(VM, vm_id, description="No such VM (it may have been deleted).")
 
 
 @bp.get("/vms")
@@ -43,8 +34,8 @@ def vms() -> Response:
     rows = db.session.scalars(
         sa.select(VM).join(Provider).options(contains_eager(VM.provider)).order_by(Provider.name, VM.name)
     ).all()
-    pending = _pending_targets()
-    changing = any(vm.target in pending or vm.state in TRANSITIONAL for vm in rows)
+    pending = targets_with_active_jobs("vm")
+    changing = any(vm.target in pending or vm.state in VM_TRANSITIONAL for vm in rows)
     return page_or_fragment("vms/list.html", "rows", changing, vms=rows, pending=pending, changing=changing)
 
 
@@ -58,23 +49,20 @@ def create() -> Response | tuple[str, int]:
         for p in db.session.scalars(sa.select(Provider).order_by(Provider.name))
     ]
     if form.validate_on_submit():
-        provider_id = int(form.provider.data)
-        if db.session.scalar(sa.select(VM).where(VM.provider_id == provider_id, VM.name == form.name.data)):
-            form.name.errors.append("A VM with that name already exists on that hypervisor.")
-        else:
-            vm = VM(
-                name=form.name.data,
-                provider_id=provider_id,
-                vcpus=form.vcpus.data,
-                memory_mib=form.memory_mib.data,
-                disk_gib=form.disk_gib.data,
-                image=form.image.data or None,
-                state="creating",
+        try:
+            job = create_vm(
+                form.name.data,
+                int(form.provider.data),
+                form.vcpus.data,
+                form.memory_mib.data,
+                form.disk_gib.data,
+                form.image.data,
+                current_actor(),
+                form.reason.data,
             )
-            db.session.add(vm)
-            db.session.flush()
-            job = submit_action(vm, "create", form.reason.data)
             return redirect(url_for("jobs.detail", job_id=job.id))
+        except Refused as refused:
+            form.name.errors.append(str(refused))
     if not form.provider.choices:
         flash("No hypervisor is configured yet: an admin adds one under Hypervisors.", "error")
     return render_template("vms/create.html", form=form), 400 if form.errors else 200
@@ -85,14 +73,8 @@ def create() -> Response | tuple[str, int]:
 def detail(vm_id: int) -> str:
     """One VM: state, size, actions, job history."""
     vm = get_vm_or_404(vm_id)
-    jobs = db.session.scalars(
-        sa.select(Job)
-        .join(JobTarget)
-        .where(JobTarget.kind == "vm", JobTarget.name == vm.target)
-        .order_by(Job.id.desc())
-        .limit(30)
-    ).all()
-    return render_template("vms/detail.html", vm=vm, jobs=jobs, actions=ACTIONS[1:])
+    jobs = jobs_for_target("vm", vm.target, limit=30)
+    return render_template("vms/detail.html", vm=vm, jobs=jobs, actions=POWER_ACTIONS)
 
 
 @bp.route("/vms/<int:vm_id>/<action>", methods=["GET", "POST"])
@@ -100,11 +82,11 @@ def detail(vm_id: int) -> str:
 def action(vm_id: int, action: str) -> Response | str:
     """Confirm (GET) and then queue (POST) start, stop, restart or delete."""
     vm = get_vm_or_404(vm_id)
-    if action not in ACTIONS[1:]:
+    if action not in POWER_ACTIONS:
         abort(404, description=f"“{action}” is not a VM action.")
     form = ActionForm()
     if form.validate_on_submit():
-        job = submit_action(vm, action, form.reason.data)
+        job = submit_action(vm, action, current_actor(), form.reason.data)
         return redirect(url_for("jobs.detail", job_id=job.id))
     return render_template("vms/confirm.html", vm=vm, action=action, form=form)
 
@@ -115,13 +97,11 @@ def providers() -> Response | tuple[str, int]:
     """Hypervisors: list and add."""
     form = ProviderForm()
     if form.validate_on_submit():
-        if db.session.scalar(sa.select(Provider).where(Provider.name == form.name.data)):
-            form.name.errors.append("A hypervisor with that name exists.")
-        else:
-            db.session.add(Provider(name=form.name.data, uri=form.uri.data, queue=form.queue.data or None))
-            audit("provider.create", target=form.name.data, uri=form.uri.data, queue=form.queue.data)
-            db.session.commit()
+        try:
+            create_provider(form.name.data, form.uri.data, form.queue.data, current_actor())
             flash(f"Hypervisor {form.name.data} added.", "success")
             return redirect(url_for("vms.providers"))
+        except Refused as refused:
+            form.name.errors.append(str(refused))
     rows = db.session.scalars(sa.select(Provider).order_by(Provider.name)).all()
     return render_template("vms/providers.html", providers=rows, form=form), 400 if form.errors else 200

@@ -1,4 +1,4 @@
-"""Running a playbook job inside a worker (plain code the Celery task calls)."""
+"""Running a playbook job inside a worker: inventory from SQL, ansible-runner, lines and per-host results."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from app.ansible.catalogue import resolve
 from app.ansible.inventory import build_inventory
 from app.ansible.runner import RunSpec, run_playbook
-from app.deployments.catalogue import resolve
 from app.extensions import db
-from app.jobs.execution import JobContext, Outcome
+from app.jobcore.status import JobStatus
 from app.models import Host, HostResult, Job
+from app.worker.runtime import JobContext, Outcome
 
 
 def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
@@ -38,7 +39,9 @@ def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
     _record_results(job.id, result.stats)
-    return Outcome(result.status, {"rc": result.rc, "error": _error(result.status, job, result.failed_hosts)})
+    return Outcome(
+        JobStatus(result.status), {"rc": result.rc, "error": _error(result.status, job, result.failed_hosts)}
+    )
 
 
 def _spec(job: Job, path: Any, inventory: dict[str, Any]) -> RunSpec:
@@ -101,10 +104,10 @@ def _record_results(job_id: int, stats: dict[str, dict[str, int]]) -> None:
 
 def _error(status: str, job: Job, failed_hosts: list[str]) -> str | None:
     """A one-line reason for a run that did not succeed."""
-    if status == "failed":
+    if status == JobStatus.FAILED:
         return f"Failed on: {', '.join(failed_hosts)}" if failed_hosts else "ansible-playbook failed"
-    if status == "timed_out":
+    if status == JobStatus.TIMED_OUT:
         return f"Stopped at its time limit of {job.soft_time_limit // 60 or 1} min"
-    if status == "canceled":
+    if status == JobStatus.CANCELED:
         return f"Canceled by {job.canceled_by}" if job.canceled_by else "Canceled"
     return None

@@ -1,4 +1,4 @@
-"""Running a job inside a worker: start (locks, guarded transition), log lines, heartbeat, finish."""
+"""The job runtime inside a worker: start (locks, guarded transition), log lines, heartbeat, finish."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from billiard.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
 from app.extensions import db
-from app.jobs.service import kick_waiting
-from app.jobs.state import begin_running, cancel_requested, finish, heartbeat, requeue
-from app.models.job import FAILED, TIMED_OUT, Job, JobLine
+from app.jobcore.status import JobStatus, StartOutcome
+from app.jobcore.submit import kick_waiting
+from app.jobcore.transitions import begin_running, cancel_requested, finish, heartbeat, requeue
+from app.models.job import Job, JobLine
 
 HEARTBEAT_EVERY = 5.0
 CANCEL_POLL_EVERY = 0.25
@@ -25,7 +26,7 @@ CANCEL_POLL_EVERY = 0.25
 class Outcome:
     """What the work function reports: a final status and column values (rc, error)."""
 
-    status: str
+    status: JobStatus
     values: dict[str, Any] = field(default_factory=dict)
 
 
@@ -89,15 +90,15 @@ def run_job(job_id: int, worker: str, work: Work, retry_on: tuple[type[Exception
     Celery task can schedule its retry."""
     job = db.session.get(Job, job_id)
     if job is None:
-        return "missing"
+        return StartOutcome.MISSING
     started = begin_running(job, worker)
-    if started == "waiting":  # the holder may have finished between our attempt and our commit
+    if started == StartOutcome.WAITING:  # the holder may have finished between our attempt and our commit
         db.session.expire_all()
-        started = begin_running(db.session.get(Job, job_id), worker)
-    if started != "running":
+        started = begin_running(db.session.get_one(Job, job_id), worker)
+    if started != StartOutcome.RUNNING:
         return started
     try:
-        outcome = _do_work(db.session.get(Job, job_id), work, retry_on)
+        outcome = _do_work(db.session.get_one(Job, job_id), work, retry_on)
     except retry_on:
         requeue(job_id)
         raise
@@ -117,9 +118,15 @@ def _do_work(job: Job, work: Work, retry_on: tuple[type[Exception], ...]) -> Out
     except SoftTimeLimitExceeded:
         db.session.rollback()
         ctx.say("The job hit its time limit and was stopped.", failed=True)
-        return Outcome(TIMED_OUT, {"error": "time limit reached"})
+        return Outcome(JobStatus.TIMED_OUT, {"error": "time limit reached"})
     except Exception as exc:  # any bug or provider error must end the job, never leave it running
         db.session.rollback()
         current_app.logger.exception("job %s failed", job.id)
         ctx.say("".join(traceback.format_exception_only(exc)).strip(), failed=True)
-        return Outcome(FAILED, {"error": f"{type(exc).__name__}: {exc}"[:2000]})
+        return Outcome(JobStatus.FAILED, {"error": f"{type(exc).__name__}: {exc}"[:2000]})
+
+
+def note_retry(job_id: int, message: str) -> None:
+    """Tell the job page a retry is coming (the job may have been deleted meanwhile)."""
+    if db.session.get(Job, job_id) is not None:
+        JobContext(job_id).say(message, failed=True)

@@ -5,15 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
+
+from celery.utils.time import get_exponential_backoff_interval
 
 from app.extensions import db
-from app.jobs.execution import JobContext, Outcome
+from app.jobcore import vmstate
+from app.jobcore.status import JobStatus, VMState
 from app.models import VM, Job
-from app.models.job import CANCELED, FAILED, SUCCESSFUL, TIMED_OUT
 from app.providers.base import (
     ActionResult,
     ProviderError,
     StepFactory,
+    StepHandle,
     TransientProviderError,
     VMNotFound,
     VMProvider,
@@ -21,15 +25,37 @@ from app.providers.base import (
     make_step,
 )
 from app.providers.registry import provider_for
-from app.timeutil import utcnow
+from app.worker.runtime import JobContext, Outcome, note_retry, run_job
 
 MARKS = {"start": "▶", "ok": "✓", "failed": "✗"}
+# Transient hypervisor errors (connection lost, timeouts) are retried this many times, with backoff.
+MAX_RETRIES = 3
+
+
+class RetryLater(Exception):
+    """The action hit a transient error: the task should run again after `countdown` seconds."""
+
+    def __init__(self, cause: TransientProviderError, countdown: float) -> None:
+        super().__init__(str(cause))
+        self.cause, self.countdown = cause, countdown
+
+
+def run_vm_job(job_id: int, worker: str, attempt: int) -> str:
+    """Run VM job `job_id` (attempt 0, 1, ...); raises RetryLater while retries remain."""
+    last = attempt >= MAX_RETRIES
+    work = partial(execute_vm_action, retry_transient=not last)
+    try:
+        return run_job(job_id, worker, work, retry_on=() if last else (TransientProviderError,))
+    except TransientProviderError as exc:
+        countdown = get_exponential_backoff_interval(factor=1, retries=attempt, maximum=60, full_jitter=False)
+        note_retry(job_id, f"transient provider error: {exc}; retry {attempt + 1}/{MAX_RETRIES} in {countdown:.0f} s")
+        raise RetryLater(exc, countdown) from exc
 
 
 class JobStopped(Exception):
     """Raised at the start of a step when the job was canceled or ran out of time."""
 
-    def __init__(self, status: str, message: str) -> None:
+    def __init__(self, status: JobStatus, message: str) -> None:
         super().__init__(message)
         self.status = status
 
@@ -40,21 +66,23 @@ def execute_vm_action(job: Job, ctx: JobContext, retry_transient: bool = True) -
     vm = db.session.get(VM, job.params["vm_id"])
     if vm is None:
         ctx.say(f"VM {job.params.get('vm')} is no longer in the dashboard; nothing to do.", failed=True)
-        return Outcome(FAILED, {"error": "VM no longer exists in the dashboard"})
+        return Outcome(JobStatus.FAILED, {"error": "VM no longer exists in the dashboard"})
     provider = provider_for(vm.provider.kind, vm.provider.uri)
     step = _step_logger(ctx, job)
     action = job.params["action"]
     ctx.say(f"{action} {vm.target} on {vm.provider.uri}")
+    if action == "delete":
+        vmstate.begin_delete(vm.id, job.id)
     try:
         result = ACTIONS[action](provider, vm, step)
     except TransientProviderError as exc:
         if retry_transient:
             raise
-        return _ended(vm, action, FAILED, f"{exc} (gave up after retrying)", ctx, provider)
+        return _ended(vm, action, JobStatus.FAILED, f"{exc} (gave up after retrying)", ctx, provider)
     except JobStopped as exc:
         return _ended(vm, action, exc.status, str(exc), ctx, provider)
     except ProviderError as exc:
-        return _ended(vm, action, FAILED, str(exc), ctx, provider)
+        return _ended(vm, action, JobStatus.FAILED, str(exc), ctx, provider)
     return _succeeded(vm, job, result, ctx)
 
 
@@ -68,12 +96,12 @@ def _step_logger(ctx: JobContext, job: Job) -> StepFactory:
     )
 
     @contextmanager
-    def step(name: str) -> Iterator[object]:
+    def step(name: str) -> Iterator[StepHandle]:
         ctx.beat()
         if ctx.should_cancel():
-            raise JobStopped(CANCELED, f"canceled before “{name}”")
+            raise JobStopped(JobStatus.CANCELED, f"canceled before “{name}”")
         if time.monotonic() > deadline:
-            raise JobStopped(TIMED_OUT, f"time limit of {job.soft_time_limit} s reached before “{name}”")
+            raise JobStopped(JobStatus.TIMED_OUT, f"time limit of {job.soft_time_limit} s reached before “{name}”")
         with log(name) as handle:
             yield handle
 
@@ -100,32 +128,32 @@ def _succeeded(vm: VM, job: Job, result: ActionResult, ctx: JobContext) -> Outco
         ctx.say(f"note: {note}")
     if result.state is None:
         ctx.say(f"{vm.target} is gone from the provider; removed from the dashboard.")
-        db.session.delete(vm)
+        vmstate.remove(vm.id)
     else:
-        vm.state, vm.state_reason, vm.seen_at, vm.last_job_id = result.state, None, utcnow(), job.id
+        vmstate.set_state(vm.id, VMState(result.state), last_job_id=job.id)
     db.session.commit()
-    return Outcome(SUCCESSFUL)
+    return Outcome(JobStatus.SUCCESSFUL)
 
 
-def _ended(vm: VM, action: str, status: str, reason: str, ctx: JobContext, provider: VMProvider) -> Outcome:
+def _ended(vm: VM, action: str, status: JobStatus, reason: str, ctx: JobContext, provider: VMProvider) -> Outcome:
     """A failed, canceled or timed-out action: the VM shows what the provider now says, or the error."""
     db.session.rollback()
-    vm = db.session.get(VM, vm.id)
-    ctx.say(reason, failed=status == FAILED)
+    ctx.say(reason, failed=status == JobStatus.FAILED)
     if action == "create":  # the provider removed what it made; a same-named domain is not ours
-        vm.state, vm.state_reason = "error", reason
+        state: VMState = VMState.ERROR
+        state_reason: str | None = reason
     else:
-        vm.state, vm.state_reason = _state_after(provider, vm.name, reason, status)
-    vm.seen_at, vm.last_job_id = utcnow(), int(ctx.job_id)
+        state, state_reason = _state_after(provider, vm.name, reason, status)
+    vmstate.set_state(vm.id, state, reason=state_reason, last_job_id=ctx.job_id)
     db.session.commit()
     return Outcome(status, {"error": reason[:2000]})
 
 
-def _state_after(provider: VMProvider, name: str, reason: str, status: str) -> tuple[str, str | None]:
+def _state_after(provider: VMProvider, name: str, reason: str, status: JobStatus) -> tuple[VMState, str | None]:
     """(state, reason) as the provider reports them after an action that did not succeed."""
     try:
-        return provider.state(name), reason if status == FAILED else None
+        return VMState(provider.state(name)), reason if status == JobStatus.FAILED else None
     except VMNotFound:
-        return "missing", reason
+        return VMState.MISSING, reason
     except ProviderError as exc:
-        return "unknown", f"{reason} (and its state could not be read: {exc})"
+        return VMState.UNKNOWN, f"{reason} (and its state could not be read: {exc})"

@@ -1,0 +1,26 @@
+"""The Celery app, made from the same settings as the Flask app; every task runs inside a Flask app context."""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+from app.config import celery_config
+from app.tasks.rq_compat.celery_hooks import JobTaskRegistry, install
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Create the Celery app; every task runs inside a Flask app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args: object, **kwargs: object) -> object:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask, tasks=JobTaskRegistry())  # RQ jobs run under their names
+    celery_app.config_from_object("celeryconfig")
+    celery_app.conf.update(celery_config(app.config))
+    celery_app.set_default()
+    install(celery_app)
+    app.extensions["celery"] = celery_app
+    return celery_app

@@ -1,0 +1,56 @@
+"""Creating users and setting passwords (the Users page and `flask users` share these)."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models.audit import Actor, audit
+from app.models.user import User
+from app.services import Refused
+
+BOOTSTRAP = Actor("bootstrap")
+
+
+def create_user(username: str, role: str, password: str, actor: Actor) -> User:
+    """A new user with a first password; Refused when the name is taken or the password too short."""
+    username = username.strip().lower()
+    check_username_free(username)
+    user = User(username=username, role=role)
+    set_password(user, password)
+    db.session.add(user)
+    audit("user.create", actor, target=user.username, role=role)
+    db.session.commit()
+    return user
+
+
+def check_username_free(username: str) -> None:
+    """Refused when a user already has this (case-insensitive) name."""
+    if User.by_username(username):
+        raise Refused("That username is taken.", field="username")
+
+
+def set_password(user: User, password: str) -> None:
+    """Set the password (not committed); Refused when it is too short."""
+    try:
+        user.set_password(password)
+    except ValueError as exc:
+        raise Refused(str(exc), field="password") from None
+
+
+def change_password(user: User, password: str, actor: Actor) -> None:
+    """Set a user's password, audited."""
+    set_password(user, password)
+    audit("user.update", actor, target=user.username, password="changed")
+    db.session.commit()
+
+
+def create_first_admin() -> str | None:
+    """When there are no users, create 'admin' and return its generated password (shown once)."""
+    if db.session.scalar(sa.select(sa.func.count()).select_from(User)):
+        return None
+    password = secrets.token_urlsafe(12)
+    create_user("admin", "admin", password, BOOTSTRAP)
+    return password

@@ -1,0 +1,59 @@
+"""The settings object reads and never writes; app.localstate prepares var/ once; Celery gets its config from it."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+from app import localstate
+from app.config import ConfigError, Settings, celery_config
+
+
+@pytest.fixture
+def bare_env(monkeypatch, tmp_path):
+    """No SECRET_KEY, REDIS_URL or FLOWER_BASIC_AUTH; VAR_DIR points at a folder that does not exist yet."""
+    for name in ("SECRET_KEY", "REDIS_URL", "FLOWER_BASIC_AUTH", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    var = tmp_path / "var"
+    monkeypatch.setenv("VAR_DIR", str(var))
+    return var
+
+
+def test_it_names_the_missing_secret_and_the_fix_instead_of_writing_one(bare_env):
+    with pytest.raises(ConfigError, match=r"SECRET_KEY is not set .*run `make dev`"):
+        Settings()
+    assert not bare_env.exists()
+
+
+def test_local_state_is_prepared_once_and_kept(bare_env):
+    localstate.prepare()
+    first = {name: (bare_env / name).read_text() for name in ("secret_key", "flower.auth", "broker/port")}
+    assert stat.S_IMODE((bare_env / "secret_key").stat().st_mode) == 0o600
+    assert first["flower.auth"].startswith("admin:")
+    localstate.prepare()
+    assert first == {name: (bare_env / name).read_text() for name in first}
+    settings = Settings()
+    assert settings.SECRET_KEY == first["secret_key"]
+    assert settings.REDIS_URL == f"redis://127.0.0.1:{first['broker/port'].strip()}/0"
+
+
+def test_a_given_flower_password_replaces_the_generated_one(bare_env, monkeypatch):
+    localstate.prepare()
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:a-long-secret")
+    localstate.prepare()
+    assert (bare_env / "flower.auth").read_text() == "ops:a-long-secret"
+
+
+def test_celery_takes_limits_and_intervals_from_the_settings(bare_env, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("REDIS_URL", "redis://broker.example:6379/0")
+    monkeypatch.setenv("TASK_TIME_LIMIT", "900")
+    monkeypatch.setenv("REAPER_INTERVAL", "45")
+    conf = celery_config(Settings().flask_config())
+    assert conf["broker_url"] == "redis://broker.example:6379/0" and conf["task_time_limit"] == 900
+    assert conf["broker_transport_options"]["visibility_timeout"] == 1500
+    assert conf["beat_schedule"]["reap-lost-jobs"]["schedule"] == 45
+    with pytest.raises(ConfigError, match="TASK_TIME_LIMIT='soon' is not a whole number"):
+        monkeypatch.setenv("TASK_TIME_LIMIT", "soon")
+        Settings()
