@@ -15,12 +15,12 @@ from app.ansible.inventory import InventoryError, parse_inventory
 from app.extensions import db
 from app.inventory import bp
 from app.inventory.forms import GroupForm, HostForm, ImportForm
-from app.inventory.sync import import_inventory
 from app.jobcore.queries import jobs_for_target
 from app.models import Group, Host
 from app.models.audit import audit
 from app.models.inventory import all_names, group_by_name, host_by_name
 from app.security import current_actor, role_required
+from app.services.inventory import import_inventory
 from app.yamltext import dump_mapping
 
 InventoryItem = Host | Group
@@ -180,13 +180,11 @@ def import_view() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             text, filename = form.inventory_text()
-            report = import_inventory(parse_inventory(text, filename))
+            report = import_inventory(parse_inventory(text, filename), filename, current_actor())
         except (InventoryError, ValidationError) as exc:
             db.session.rollback()
             form.text.errors.append(str(exc))
         else:
-            audit("inventory.import", current_actor(), target=filename, created=report.created, updated=report.updated)
-            db.session.commit()
             flash(f"Imported: {report.summary()}.", "success")
             return render_template("inventory/import.html", form=ImportForm(formdata=None), report=report), 200
     return render_template("inventory/import.html", form=form, report=None), 400 if form.errors else 200

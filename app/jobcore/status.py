@@ -59,6 +59,13 @@ class StartOutcome(StrEnum):
     MISSING = "missing"  # no such job row
 
 
+class CancelOutcome(StrEnum):
+    """What asking a job to stop did."""
+
+    CANCELED = "canceled"  # it had not started: it never will
+    STOPPING = "stopping"  # it is running: its worker stops it
+
+
 class VMState(StrEnum):
     """A VM's last known state: the provider's own states plus the dashboard's."""
 

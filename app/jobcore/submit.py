@@ -8,6 +8,7 @@ from flask import current_app
 
 from app.extensions import db
 from app.jobcore.routing import TASK_FOR_KIND
+from app.jobcore.status import CancelOutcome
 from app.jobcore.transitions import fail_to_queue, request_cancel, waiting_job_ids
 from app.models.audit import Actor, audit
 from app.models.job import Job, JobTarget
@@ -56,8 +57,8 @@ def kick_waiting() -> int:
     return sum(enqueue(job_id) for job_id in waiting_job_ids())
 
 
-def cancel(job: Job, actor: Actor, reason: str | None = None) -> str | None:
-    """Cancel a job and audit it: 'canceled', 'stopping', or None when it had already ended."""
+def cancel(job: Job, actor: Actor, reason: str | None = None) -> CancelOutcome | None:
+    """Cancel a job and audit it: canceled, stopping, or None when it had already ended."""
     outcome = request_cancel(job.id, actor.name)
     if outcome:
         audit("job.cancel", actor, target=f"job #{job.id}", reason=reason, outcome=outcome)

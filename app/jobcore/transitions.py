@@ -15,7 +15,7 @@ from sqlalchemy.engine import CursorResult
 
 from app.extensions import db
 from app.jobcore.locks import acquire_locks, release_locks
-from app.jobcore.status import JobStatus, StartOutcome, check_edges
+from app.jobcore.status import CancelOutcome, JobStatus, StartOutcome, check_edges
 from app.models.job import Job
 from app.timeutil import utcnow
 
@@ -81,14 +81,14 @@ def fail_to_queue(job_id: int, error: str) -> bool:
     return failed
 
 
-def request_cancel(job_id: int, by: str) -> str | None:
+def request_cancel(job_id: int, by: str) -> CancelOutcome | None:
     """Cancel a job: a queued/waiting one ends now, a running one is flagged for its worker."""
     if transition(
         job_id, (QUEUED, WAITING), JobStatus.CANCELED, cancel_requested=True, canceled_by=by, finished_at=utcnow()
     ):
-        return "canceled"
+        return CancelOutcome.CANCELED
     if transition(job_id, (RUNNING,), RUNNING, cancel_requested=True, canceled_by=by):
-        return "stopping"
+        return CancelOutcome.STOPPING
     return None
 
 

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from app.extensions import db
 from app.jobcore.queries import FILTERS, failed_hosts, history_query, is_poll_batch_full, lines_after, lines_before
-from app.jobcore.status import JobKind, JobStatus
+from app.jobcore.status import CancelOutcome, JobKind, JobStatus
 from app.jobcore.submit import cancel, copy_job, submit
 from app.jobs import bp
 from app.models.job import Job
@@ -79,8 +79,8 @@ def cancel_job(job_id: int) -> Response:
     job = get_job_or_404(job_id)
     outcome = cancel(job, current_actor(), request.form.get("reason"))
     messages = {
-        "canceled": f"Job #{job.id} canceled.",
-        "stopping": f"Stopping job #{job.id}…",
+        CancelOutcome.CANCELED: f"Job #{job.id} canceled.",
+        CancelOutcome.STOPPING: f"Stopping job #{job.id}…",
         None: f"Job #{job.id} had already ended.",
     }
     flash(messages[outcome], "success" if outcome else "info")

@@ -1,4 +1,4 @@
-"""Importing a parsed inventory: idempotent upserts that report what changed."""
+"""Importing a parsed inventory: idempotent upserts that report what changed, audited and committed together."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from app.extensions import db
 from app.models import Group, Host
+from app.models.audit import Actor, audit
 from app.models.inventory import group_by_name, host_by_name
 
 # Inventory variables that map onto Host columns.
@@ -26,13 +27,15 @@ class ImportReport:
         return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
 
 
-def import_inventory(parsed: dict[str, Any]) -> ImportReport:
+def import_inventory(parsed: dict[str, Any], source: str, actor: Actor) -> ImportReport:
     """Create or update every host and group of a parsed inventory (never duplicates, never deletes)."""
     report = ImportReport()
     for name, data in parsed["hosts"].items():
         _note(report, f"host {name}", *_upsert_host(name, dict(data.get("vars") or {})))
     for name, data in parsed["groups"].items():
         _note(report, f"group {name}", *_upsert_group(name, data, parsed))
+    audit("inventory.import", actor, target=source, created=report.created, updated=report.updated)
+    db.session.commit()
     return report
 
 
