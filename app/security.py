@@ -43,6 +43,7 @@ def role_required(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any
                 abort(403, description=f"This needs the {role} role.")
             return view(*args, **kwargs)
 
+        wrapped.required_role = role  # type: ignore[attr-defined]  # lets a test list every route's role
         return wrapped
 
     return decorator

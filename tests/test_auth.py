@@ -102,3 +102,18 @@ def test_it_refuses_a_disabled_user(app, client, auth, users):
         db.session.get(User, users["viewer"]).active = False
         db.session.commit()
     assert auth.login("viewer").status_code == 401
+
+
+def test_every_route_that_changes_state_names_the_role_it_needs(app):
+    # Logging in and out are the only POSTs open to any session; everything else says who may do it.
+    open_posts = {"auth.login", "auth.logout"}
+    unguarded = [
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or ())
+        and rule.endpoint not in open_posts
+        and not hasattr(app.view_functions[rule.endpoint], "required_role")
+    ]
+    assert unguarded == []
+    posts = [rule for rule in app.url_map.iter_rules() if "POST" in (rule.methods or ())]
+    assert len(posts) > len(open_posts)  # the check above saw the real routes
