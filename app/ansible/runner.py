@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -13,12 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import ansible_runner
+import ansible_runner.interface
 import yaml
 from ansible_runner.exceptions import CallbackError
 
 from app.ansible.processes import ProcessTree, cmdline_mentions, terminate_all
+from app.ansible.variables import dump_as_data
 
 EventSink = Callable[[list[dict[str, Any]]], None]
+# What ansible-playbook may inherit from the worker's environment (everything else is dropped).
+INHERITED_OK = re.compile(
+    r"^(HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|SSH_AUTH_SOCK|ANSIBLE_[A-Z0-9_]+"
+    r"|http_proxy|https_proxy|no_proxy|HTTP_PROXY|HTTPS_PROXY|NO_PROXY)$"
+)
 
 STATUSES = ("successful", "failed", "canceled", "timed_out")
 FAILED_EVENTS = frozenset(
@@ -198,12 +206,32 @@ def build_env(spec: RunSpec, dirs: JobDirs) -> dict[str, str]:
     return env
 
 
+def scrub_env(env: dict[str, str], inherited: dict[str, str], ours: dict[str, str]) -> dict[str, str]:
+    """ansible-runner's environment for ansible-playbook without what the worker inherited, except INHERITED_OK."""
+    # ansible-runner starts from a copy of this process's environment, which holds the app's own secrets
+    # (SECRET_KEY, DATABASE_URL, REDIS_URL, ...). Keep what we or ansible-runner set, and a few harmless basics.
+    return {
+        name: value
+        for name, value in env.items()
+        if name in ours or inherited.get(name) != value or INHERITED_OK.match(name)
+    }
+
+
 def _write_inventory(spec: RunSpec, dirs: JobDirs) -> str:
-    """Write the inventory dict as YAML into the private data dir; return its path."""
+    """Write the inventory as YAML into the private data dir, every variable value as data; return its path."""
     path = os.path.join(dirs.path("private/inventory"), "hosts.yml")
     with open(path, "w", encoding="utf-8") as fh:
-        yaml.safe_dump(spec.inventory, fh, default_flow_style=False, sort_keys=False)
+        fh.write(dump_as_data(spec.inventory))
     return path
+
+
+def _write_extra_vars(spec: RunSpec, dirs: JobDirs) -> None:
+    """Write the extra vars where ansible-runner passes them on as `-e @file`, every value as data."""
+    # Given as a dict instead, ansible-runner would pass them as JSON on the command line, where Ansible
+    # templates them: `{{ lookup('pipe', ...) }}` in a value would run on this machine.
+    if spec.extra_vars:
+        with open(os.path.join(dirs.path("private/env"), "extravars"), "w", encoding="utf-8") as fh:
+            fh.write(dump_as_data(spec.extra_vars))
 
 
 def _write_settings(dirs: JobDirs) -> dict[str, Any]:
@@ -229,6 +257,7 @@ def _runner_kwargs(spec: RunSpec, dirs: JobDirs, batcher: EventBatcher, watchdog
         batcher.add(to_event(data))
         return True  # False would stop ansible-runner saving events, and r.stats would be None
 
+    _write_extra_vars(spec, dirs)
     return {
         "private_data_dir": dirs.path("private"),
         # cwd = the playbook's directory, so a project ansible.cfg there applies as usual
@@ -238,7 +267,6 @@ def _runner_kwargs(spec: RunSpec, dirs: JobDirs, batcher: EventBatcher, watchdog
         "limit": spec.limit or None,
         "tags": spec.tags or None,
         "skip_tags": spec.skip_tags or None,
-        "extravars": spec.extra_vars or None,
         "forks": spec.forks,
         "cmdline": _cmdline(spec),
         "envvars": build_env(spec, dirs),
@@ -299,9 +327,12 @@ def run_playbook(
 
 
 def _run_unwrapped(kwargs: dict[str, Any]) -> Any:
-    """ansible_runner.run(), re-raising our own callbacks' exceptions instead of CallbackError."""
+    """ansible_runner.run() with a scrubbed environment, re-raising our callbacks' exceptions (not CallbackError)."""
+    runner = ansible_runner.interface.init_runner(**kwargs)
+    runner.config.env = scrub_env(runner.config.env, dict(os.environ), kwargs["envvars"])
     try:
-        return ansible_runner.run(**kwargs)
+        runner.run()
+        return runner
     except CallbackError as exc:
         if exc.__cause__ is not None:
             raise exc.__cause__ from None

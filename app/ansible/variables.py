@@ -1,0 +1,83 @@
+"""Variables as Ansible sees them: user-typed values are data (written `!unsafe`), and `ansible_*` names are
+connection and privilege settings that only admins may set."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+# `ansible_*` names change how and as whom Ansible connects and escalates (ansible_connection, ansible_ssh_args,
+# ansible_become_exe, ansible_python_interpreter, ...): set by an operator, they run commands on the worker.
+CONNECTION_VAR = re.compile(r"^ansible_", re.IGNORECASE)
+# Values of keys like these are shown masked on pages and in job logs: a name containing one of the first
+# words, or made of parts ("db_key", "api-key") one of which is one of the second.
+_SECRET_IN_NAME = re.compile(r"pass(word|wd|phrase)|secret|token|credential|private_?key|api_?key", re.IGNORECASE)
+_SECRET_PARTS = frozenset({"pass", "pw", "pwd", "key", "auth"})
+MASK = "********"
+
+
+class Unsafe(str):
+    """A string Ansible must never template: written with the `!unsafe` tag."""
+
+
+class _UnsafeDumper(yaml.SafeDumper):
+    """YAML dumper that writes Unsafe strings with Ansible's `!unsafe` tag."""
+
+
+_UnsafeDumper.add_representer(Unsafe, lambda dumper, value: dumper.represent_scalar("!unsafe", str(value)))
+
+
+def as_data(value: Any) -> Any:
+    """Every string value inside `value` (not the keys) marked Unsafe, so `{{ }}` in it stays text."""
+    if isinstance(value, str):
+        return Unsafe(value)
+    if isinstance(value, Mapping):
+        return {key: as_data(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_data(item) for item in value]
+    return value
+
+
+def dump_as_data(value: Any) -> str:
+    """YAML for Ansible with every string value marked `!unsafe`."""
+    return yaml.dump(as_data(value), Dumper=_UnsafeDumper, default_flow_style=False, sort_keys=False)
+
+
+def connection_vars(variables: Mapping[str, Any]) -> list[str]:
+    """The names in `variables` that are Ansible connection or privilege settings (sorted)."""
+    return sorted(name for name in variables if CONNECTION_VAR.match(str(name)))
+
+
+def looks_secret(name: str) -> bool:
+    """True for names like password, db_pass, api_token, vault-secret, ssh_key."""
+    parts = re.split(r"[_\-.\s]+", name.lower())
+    return bool(_SECRET_IN_NAME.search(name)) or any(part in _SECRET_PARTS for part in parts)
+
+
+def secret_values(variables: Mapping[str, Any]) -> list[str]:
+    """String values (at any depth) stored under secret-looking keys, longest first, for masking."""
+    found: set[str] = set()
+    for key, value in variables.items():
+        if isinstance(value, Mapping):
+            found.update(secret_values(value))
+        elif isinstance(value, str | int) and looks_secret(str(key)) and len(str(value)) >= 4:
+            found.add(str(value))
+    return sorted(found, key=len, reverse=True)
+
+
+def masked(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of `variables` with the values of secret-looking keys replaced by a mask."""
+    return {
+        key: masked(value) if isinstance(value, Mapping) else MASK if looks_secret(str(key)) else value
+        for key, value in variables.items()
+    }
+
+
+def mask_text(text: str, secrets: list[str]) -> str:
+    """`text` with every occurrence of each secret replaced by the mask."""
+    for secret in secrets:
+        text = text.replace(secret, MASK)
+    return text
