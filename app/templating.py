@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
 from markupsafe import Markup
 
 from app.ansible.ansi import ansi_to_html
+from app.ansible.variables import masked
 from app.timeutil import as_utc
 
 
@@ -33,6 +36,11 @@ def register(app: Flask) -> None:
         minutes, secs = divmod(int(seconds), 60)
         hours, minutes = divmod(minutes, 60)
         return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {secs:02d}s"
+
+    @app.template_filter("masked")
+    def format_masked(variables: Mapping[str, Any]) -> dict[str, Any]:
+        """Variables with the values of secret-looking names (password, token, ...) masked."""
+        return masked(variables)
 
     @app.template_filter("ansi")
     def format_ansi(text: str) -> Markup:

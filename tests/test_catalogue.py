@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from app.ansible.catalogue import PlaybookError, list_playbooks, resolve
@@ -45,3 +47,15 @@ def test_it_refuses_names_that_escape_or_do_not_exist(root, name, message):
 def test_it_resolves_a_link_that_stays_inside(root):
     assert resolve(root, "inside-link.yml").name == "site.yml"
     assert len(resolve(root, "site.yml").sha256()) == 64
+
+
+@pytest.mark.parametrize("name", ["group_vars/all/secrets.yml", ".hidden.yml", "roles/x/tasks/main.yml", "vault.yml"])
+def test_it_serves_only_what_it_lists(root, name):
+    books = Path(root)
+    (books / "group_vars" / "all").mkdir(parents=True)
+    (books / "group_vars" / "all" / "secrets.yml").write_text("db_password: hunter2\n")
+    (books / ".hidden.yml").write_text("- hosts: all\n")
+    (books / "vault.yml").symlink_to(books / "group_vars" / "all" / "secrets.yml")
+    assert name not in [p.name for p in list_playbooks(root)]
+    with pytest.raises(PlaybookError, match="There is no playbook"):
+        resolve(root, name)

@@ -112,7 +112,7 @@ def test_it_refuses_duplicate_and_invalid_names(app, auth):
     resp = auth.post("/hosts", {"name": "web-01"})
     assert resp.status_code == 400 and "Another host has that name." in resp.get_data(as_text=True)
     resp = auth.post("/hosts", {"name": "bad name"})
-    assert resp.status_code == 400 and "No spaces" in resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "Host names have no spaces" in resp.get_data(as_text=True)
     resp = auth.post("/groups", {"name": "9lives"})
     assert resp.status_code == 400 and "not starting with a digit" in resp.get_data(as_text=True)
     resp = auth.post("/groups", {"name": "all"})

@@ -3,10 +3,12 @@ need an admin, the Ansible process inherits none of the app's secrets."""
 
 from __future__ import annotations
 
+import html
 import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from app.ansible.runner import RunSpec, run_playbook
 from app.ansible.variables import MASK, as_data, connection_vars, looks_secret, mask_text, masked, secret_values
@@ -83,3 +85,175 @@ def test_it_masks_values_under_secret_looking_names():
     ]
     assert masked(variables) == {"db_password": MASK, "api_token": MASK, "service_name": "nginx", "db": {"pass": MASK}}
     assert mask_text("login with hunter22 and s3cret", secret_values(variables)) == f"login with {MASK} and {MASK}"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_shipped(tmp_path: Path, name: str, extra_vars: dict) -> tuple[str, str]:
+    """Run one of the shipped playbooks on localhost; (status, output)."""
+    spec = RunSpec(
+        playbook_path=str(ROOT / "playbooks" / name),
+        inventory={"all": {"hosts": {"box": LOCAL}}},
+        extra_vars=extra_vars,
+    )
+    out: list[str] = []
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    result = run_playbook(spec, str(work), lambda batch: out.extend(e["stdout"] for e in batch), lambda: False)
+    return result.status, "\n".join(out)
+
+
+def test_the_disk_usage_playbook_takes_a_number_not_a_command(tmp_path):
+    marker = tmp_path / "pwned"
+    status, out = run_shipped(tmp_path, "disk_usage.yml", {"max_percent": f'90 }} {{ system("touch {marker}") }} {{'})
+    assert status == "failed" and "max_percent must be a whole number" in out and not marker.exists()
+    status, out = run_shipped(tmp_path, "disk_usage.yml", {"max_percent": 100})
+    assert status == "successful", out
+
+
+def test_the_restart_playbook_takes_a_unit_name_not_arguments(tmp_path):
+    status, out = run_shipped(tmp_path, "restart_service.yml", {"service_name": "nginx --now; id"})
+    assert status == "failed" and "service_name to a unit name" in out
+
+
+# Through the app: the same rules at every door (run form, relaunch, retry, inventory forms and import).
+
+
+def test_an_operator_may_not_pass_connection_settings_but_an_admin_may(app, auth):
+    from tests.jobs_helpers import add_hosts, latest_job_id, run_form
+
+    add_hosts(app, "web-01")
+    auth.login("operator")
+    resp = auth.post("/run", run_form(hosts=["web-01"], extra_vars="ansible_connection: local\nmessage: hi"))
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "ansible_connection is a connection or privilege setting" in page
+    assert latest_job_id(app) is None
+    auth.client.post("/logout", data={"csrf_token": auth.csrf("/")})
+    auth.login("admin")
+    resp = auth.post("/run", run_form(hosts=["web-01"], extra_vars="ansible_ssh_common_args: -o Foo=bar"))
+    assert resp.status_code == 302 and latest_job_id(app) is not None
+
+
+def test_an_operator_cannot_relaunch_an_admins_connection_settings(app, auth):
+    from app.extensions import db
+    from app.models import Job
+
+    with app.app_context():
+        job = Job(
+            kind="playbook",
+            name="tests/echo.yml",
+            created_by="admin",
+            soft_time_limit=60,
+            time_limit=120,
+            status="successful",
+            params={"playbook": "tests/echo.yml", "extra_vars": {"ansible_connection": "local"}},
+        )
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
+    auth.login("operator")
+    resp = auth.post(f"/jobs/{job_id}/relaunch", follow_redirects=True)
+    assert "ansible_connection is a connection or privilege setting" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(sa.select(Job.id).order_by(Job.id.desc())) == job_id
+
+
+def test_retry_refuses_a_host_whose_name_ansible_would_read_as_a_file(app, auth):
+    from app.extensions import db
+    from app.models import HostResult, Job
+
+    with app.app_context():
+        job = Job(
+            kind="playbook",
+            name="tests/echo.yml",
+            created_by="oper",
+            soft_time_limit=60,
+            time_limit=120,
+            status="failed",
+            params={"playbook": "tests/echo.yml"},
+        )
+        job.host_results = [HostResult(host="@/etc/hostname", failed=1)]
+        db.session.add(job)
+        db.session.commit()
+        job_id = job.id
+    auth.login("operator")
+    resp = auth.post(f"/jobs/{job_id}/retry-failed", follow_redirects=True)
+    assert "has characters Ansible reads as a pattern" in resp.get_data(as_text=True)
+    resp = auth.post("/run", {"playbook": "tests/echo.yml", "target": "all", "forks": "5", "limit": "@/etc/hostname"})
+    assert resp.status_code == 400 and "Limit: use host names or patterns" in resp.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name", ["@etc", "a:b", "web*", "x!y", "a/b", "bad\u202ename", "nul\x01l"])
+def test_host_names_cannot_carry_pattern_syntax(app, auth, name):
+    auth.login("operator")
+    resp = auth.post("/hosts", {"name": name})
+    assert resp.status_code == 400 and "Host names have no spaces" in resp.get_data(as_text=True)
+
+
+def test_an_operator_keeps_but_cannot_change_an_admins_connection_settings(app, auth):
+    from app.extensions import db
+    from app.models import Host
+
+    with app.app_context():
+        host = Host(name="web-01", variables={"ansible_user": "deploy", "env": "prod"})
+        db.session.add(host)
+        db.session.commit()
+        host_id = host.id
+    auth.login("operator")
+    keep = auth.post(f"/hosts/{host_id}", {"name": "web-01", "variables": "ansible_user: deploy\nenv: staging"})
+    assert keep.status_code == 302
+    change = auth.post(f"/hosts/{host_id}", {"name": "web-01", "variables": "ansible_user: root\nenv: staging"})
+    assert change.status_code == 400 and "ansible_user is a connection or privilege setting" in change.get_data(
+        as_text=True
+    )
+    add = auth.post("/hosts", {"name": "web-02", "variables": "ansible_python_interpreter: /tmp/x"})
+    assert add.status_code == 400
+    with app.app_context():
+        assert db.session.get(Host, host_id).variables == {"ansible_user": "deploy", "env": "staging"}
+        assert Host.query is not None and db.session.scalar(sa.select(Host).where(Host.name == "web-02")) is None
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[web]\nweb-01 ansible_connection=local\n", "Host web-01: ansible_connection is a connection"),
+        ("[web]\nweb-01 ansible_port=abc\n", "ansible_port must be a whole number from 1 to 65535, not 'abc'"),
+        ("[web]\nweb-01 ansible_port=123456789012345678901\n", "ansible_port must be a whole number"),
+        ("[web]\nweb-01 ansible_port=70000\n", "ansible_port must be a whole number"),
+        ("[web-servers]\nweb-01\n", "Invalid group name 'web-servers'"),
+    ],
+)
+def test_import_applies_the_forms_rules_and_writes_nothing_it_refuses(app, auth, text, message):
+    from app.extensions import db
+    from app.models import Host
+
+    auth.login("operator")
+    resp = auth.post("/inventory/import", {"text": text})
+    assert resp.status_code == 400 and message in html.unescape(resp.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Host.id))) == 0
+
+
+def test_only_catalogue_entries_can_be_viewed(app, auth, service_env):
+    secrets = Path(service_env["PLAYBOOKS_DIR"]) / "group_vars" / "all"
+    secrets.mkdir(parents=True, exist_ok=True)
+    (secrets / "secrets.yml").write_text("db_password: hunter2\n")
+    auth.login("viewer")
+    resp = auth.client.get("/playbooks/group_vars/all/secrets.yml")
+    assert resp.status_code == 404 and "hunter2" not in resp.get_data(as_text=True)
+
+
+def test_secret_looking_extra_vars_are_masked_on_the_job_page_and_in_the_log(app, auth, worker):
+    from tests.jobs_helpers import add_hosts, job_text, latest_job_id, run_form, wait_status
+
+    add_hosts(app, "web-01")
+    auth.login("operator")
+    extra = "db_password: hunter2-xyz\nmessage: connecting with hunter2-xyz"
+    assert auth.post("/run", run_form(hosts=["web-01"], extra_vars=extra)).status_code == 302
+    job = wait_status(app, latest_job_id(app))
+    assert job.status == "successful"
+    text = job_text(app, job.id)
+    assert "connecting with ********" in text and "hunter2" not in text
+    page = auth.client.get(f"/jobs/{job.id}").get_data(as_text=True)
+    assert "hunter2" not in page and "********" in page

@@ -72,6 +72,9 @@ def resolve(root: str, name: str) -> Playbook:
         raise PlaybookError(f"“{name}” points outside the playbooks folder; only playbooks inside it can run.")
     if path.suffix not in SUFFIXES:
         raise PlaybookError(f"“{name}” is not a playbook (expected a .yml or .yaml file).")
+    if any(part in SKIP_DIRS or part.startswith(".") for part in path.relative_to(base).parts):
+        # vars files, roles' pieces and hidden files are not playbooks (and may hold secrets): not listed, not served
+        raise PlaybookError(f"There is no playbook “{name}” in the playbooks folder.")
     if not path.is_file():
         raise PlaybookError(f"There is no playbook “{name}” in the playbooks folder.")
     return Playbook(name=str(path.relative_to(base)), path=path)

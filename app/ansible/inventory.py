@@ -24,7 +24,11 @@ IMPLICIT_HOST_VARS = frozenset({"inventory_file", "inventory_dir"})
 YAML_GROUP_KEYS = frozenset({"hosts", "vars", "children"})
 # Same rule ansible-core applies to group names (C.INVALID_VARIABLE_NAMES): a Python identifier.
 GROUP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-HOST_NAME_RE = re.compile(r"^[^\s,\[\]:#=]+$")
+# Host names are also --limit patterns: nothing Ansible reads as pattern syntax (`@file`, `a:b`, `!x`, `a&b`,
+# `web*`, `~regex`, `[0:3]`, `a/b`), no control characters and no bidi overrides (a name spoofing another).
+HOST_NAME_RE = re.compile(r"^[^\s,\[\]:#=@/!&*~\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]+$")
+HOST_NAME_RULE = "no spaces, control characters or any of , [ ] : # = @ / ! & * ~"
+MAX_PORT = 65535
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -92,7 +96,7 @@ def _parse_as(text: str, fmt: str) -> dict[str, Any]:
             inventory.reconcile_inventory()
         except AnsibleError as exc:
             raise InventoryError(f"Not a valid {fmt.upper()} inventory: {_message(exc, path)}") from exc
-    return _to_dict(inventory)
+    return _checked(_to_dict(inventory))
 
 
 def _message(exc: AnsibleError, path: str) -> str:
@@ -166,6 +170,38 @@ def _to_dict(inventory: InventoryData) -> dict[str, Any]:
     return {"hosts": hosts, "groups": groups}
 
 
+def _checked(parsed: dict[str, Any]) -> dict[str, Any]:
+    """The parsed inventory if every name and port is one the forms would accept, else InventoryError."""
+    for name, data in parsed["hosts"].items():
+        _valid_host_name(name)
+        if data["vars"].get("ansible_port") is not None:
+            data["vars"]["ansible_port"] = valid_port(data["vars"]["ansible_port"], f"host {name!r}")
+    for name in parsed["groups"]:
+        _valid_group_name(name)
+    return parsed
+
+
+def valid_port(value: Any, where: str) -> int:
+    """A TCP port number from an int or digit string, else InventoryError naming where."""
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.isdigit() or not 1 <= int(text) <= MAX_PORT:
+        raise InventoryError(f"{where}: ansible_port must be a whole number from 1 to {MAX_PORT}, not {text[:20]!r}")
+    return int(text)
+
+
+def check_limit(limit: str | None) -> str | None:
+    """The limit if it is host patterns only; a part naming a file (`@path`) raises InventoryError."""
+    for part in re.split(r"[,:]", limit or ""):
+        if part.strip().lstrip("!&").startswith("@"):
+            raise InventoryError(f"Limit {part.strip()!r}: a limit is host names or patterns, not a file (@...)")
+    return limit
+
+
+def is_host_name(name: str) -> bool:
+    """True when `name` is usable as a host name and as an exact --limit pattern."""
+    return bool(HOST_NAME_RE.match(name))
+
+
 def _plain_vars(variables: Mapping[str, Any], where: str, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Vars as plain JSON-able Python values (ansible-core 2.19 hands out tagged subclasses)."""
     return {str(k): _plain(v, f"{where}, variable {k!r}") for k, v in variables.items() if k not in skip}
@@ -227,7 +263,7 @@ def _host_vars(host: dict[str, Any]) -> dict[str, Any]:
 def _valid_host_name(name: Any) -> str:
     """Return name if Ansible can use it as an inventory host name, else raise InventoryError."""
     if not isinstance(name, str) or not HOST_NAME_RE.match(name):
-        raise InventoryError(f"Invalid host name {name!r}: no spaces, commas, brackets, ':', '#' or '='")
+        raise InventoryError(f"Invalid host name {name!r}: {HOST_NAME_RULE}")
     return name
 
 

@@ -18,6 +18,7 @@ import ansible_runner.interface
 import yaml
 from ansible_runner.exceptions import CallbackError
 
+from app.ansible.inventory import check_limit
 from app.ansible.processes import ProcessTree, cmdline_mentions, terminate_all
 from app.ansible.variables import dump_as_data
 
@@ -264,7 +265,7 @@ def _runner_kwargs(spec: RunSpec, dirs: JobDirs, batcher: EventBatcher, watchdog
         "project_dir": os.path.dirname(spec.playbook_path),
         "playbook": spec.playbook_path,
         "inventory": _write_inventory(spec, dirs),
-        "limit": spec.limit or None,
+        "limit": check_limit(spec.limit) or None,
         "tags": spec.tags or None,
         "skip_tags": spec.skip_tags or None,
         "forks": spec.forks,

@@ -51,6 +51,19 @@ def connection_vars(variables: Mapping[str, Any]) -> list[str]:
     return sorted(name for name in variables if CONNECTION_VAR.match(str(name)))
 
 
+def changed_connection_vars(new: Mapping[str, Any], old: Mapping[str, Any] | None = None) -> list[str]:
+    """The connection and privilege variables that `new` adds, changes or drops compared with `old`."""
+    old = old or {}
+    names = set(connection_vars(new)) | set(connection_vars(old))
+    return sorted(name for name in names if new.get(name) != old.get(name) or (name in new) != (name in old))
+
+
+def refusal(names: list[str], where: str) -> str:
+    """The message for a non-admin who tried to set connection variables."""
+    verb = "is a connection or privilege setting" if len(names) == 1 else "are connection or privilege settings"
+    return f"{where}: {', '.join(names)} {verb} that only an admin may set."
+
+
 def looks_secret(name: str) -> bool:
     """True for names like password, db_pass, api_token, vault-secret, ssh_key."""
     parts = re.split(r"[_\-.\s]+", name.lower())
@@ -68,12 +81,19 @@ def secret_values(variables: Mapping[str, Any]) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
-def masked(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of `variables` with the values of secret-looking keys replaced by a mask."""
-    return {
-        key: masked(value) if isinstance(value, Mapping) else MASK if looks_secret(str(key)) else value
-        for key, value in variables.items()
-    }
+def masked(variables: Mapping[str, Any], secrets: list[str] | None = None) -> dict[str, Any]:
+    """A copy with the values of secret-looking names masked, and those values masked wherever else they appear."""
+    secrets = secret_values(variables) if secrets is None else secrets
+    return {key: _masked_value(key, value, secrets) for key, value in variables.items()}
+
+
+def _masked_value(key: str, value: Any, secrets: list[str]) -> Any:
+    """One value of `masked`."""
+    if isinstance(value, Mapping):
+        return masked(value, secrets)
+    if looks_secret(str(key)):
+        return MASK
+    return mask_text(value, secrets) if isinstance(value, str) else value
 
 
 def mask_text(text: str, secrets: list[str]) -> str:

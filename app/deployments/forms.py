@@ -18,10 +18,12 @@ from wtforms import (
 )
 from wtforms.validators import NumberRange, Optional
 
+from app.ansible.variables import connection_vars, refusal
 from app.yamltext import YamlTextError, parse_mapping
 
-# Host patterns, tag lists: letters, digits and the punctuation Ansible's patterns use.
-PATTERN_RE = re.compile(r"^[A-Za-z0-9_.,:*!&\[\]~^$@-]*$")
+# Host patterns, tag lists: letters, digits and the punctuation Ansible's patterns use, except `@`, which
+# would make Ansible read the limit from a file on the worker.
+PATTERN_RE = re.compile(r"^[A-Za-z0-9_.,:*!&\[\]~^$-]*$")
 
 
 def pattern(message: str):  # type: ignore[no-untyped-def]
@@ -56,12 +58,18 @@ class RunForm(FlaskForm):
     allow_concurrent = BooleanField("Allow other jobs on these hosts at the same time")
     reason = StringField("Reason (for the audit log)")
 
+    # Set by the view: only admins may pass connection and privilege variables (ansible_*).
+    may_set_connection_vars = False
+
     def validate_extra_vars(self, field: TextAreaField) -> None:
-        """Extra vars must parse as a mapping; the error names the line."""
+        """Extra vars must parse as a mapping (the error names the line) without connection settings."""
         try:
             self.parsed_extra_vars = parse_mapping(field.data, "Extra vars")
         except YamlTextError as exc:
             raise ValidationError(str(exc)) from None
+        refused = [] if self.may_set_connection_vars else connection_vars(self.parsed_extra_vars)
+        if refused:
+            raise ValidationError(refusal(refused, "Extra vars"))
 
     def validate_hosts(self, field: SelectMultipleField) -> None:
         """At least one host when running on hosts."""

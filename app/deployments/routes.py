@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.ansible.catalogue import Playbook, PlaybookError, list_playbooks, resolve
@@ -47,6 +47,7 @@ def run() -> Response | tuple[str, int]:
     form = RunForm(data=_preset() if request.method == "GET" else None)
     playbooks = list_playbooks(current_app.config["PLAYBOOKS_DIR"])
     fill_choices(form, playbooks)
+    form.may_set_connection_vars = current_user.has_role("admin")
     if form.validate_on_submit():
         hosts = target_hosts(form)
         if not hosts:

@@ -7,21 +7,30 @@ from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectMultipleField, StringField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from app.ansible.inventory import GROUP_NAME_RE, HOST_NAME_RE
+from app.ansible.inventory import GROUP_NAME_RE, HOST_NAME_RE, HOST_NAME_RULE
+from app.ansible.variables import changed_connection_vars, refusal
 from app.models import Group, Host
 from app.models.inventory import group_by_name, host_by_name
 from app.yamltext import YamlTextError, parse_mapping
 
 
 class VariablesMixin:
-    """A YAML variables field that must parse as a mapping."""
+    """A YAML variables field that must parse as a mapping; connection settings (ansible_*) are admins' to set."""
+
+    # Set by the view: the variables before this edit, and whether this user may change connection settings.
+    previous_variables: dict[str, object] | None = None
+    may_set_connection_vars = False
 
     def validate_variables(self, field: TextAreaField) -> None:
-        """Parse the variables; the error names the line."""
+        """Parse the variables (the error names the line); refuse connection settings a non-admin changed."""
         try:
             self.parsed_variables = parse_mapping(field.data, "Variables")
         except YamlTextError as exc:
             raise ValidationError(str(exc)) from None
+        if not self.may_set_connection_vars:
+            changed = changed_connection_vars(self.parsed_variables, self.previous_variables)
+            if changed:
+                raise ValidationError(refusal(changed, "Variables"))
 
 
 class HostForm(VariablesMixin, FlaskForm):
@@ -32,7 +41,7 @@ class HostForm(VariablesMixin, FlaskForm):
         validators=[
             DataRequired(),
             Length(max=255),
-            Regexp(HOST_NAME_RE.pattern, message="No spaces, commas, brackets, ':', '#' or '=' in a host name."),
+            Regexp(HOST_NAME_RE.pattern, message=f"Host names have {HOST_NAME_RULE}."),
         ],
     )
     address = StringField("Address (IP or DNS name; empty: the name)", validators=[Optional(), Length(max=255)])

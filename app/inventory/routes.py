@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import flash, redirect, render_template, request, url_for
-from flask_login import login_required
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms import ValidationError
 
@@ -20,6 +20,7 @@ from app.models import Group, Host
 from app.models.audit import audit
 from app.models.inventory import all_names, group_by_name, host_by_name
 from app.security import current_actor, role_required
+from app.services import Refused
 from app.services.inventory import import_inventory
 from app.yamltext import dump_mapping
 
@@ -50,6 +51,7 @@ def _host_form(item: Host | None = None) -> HostForm:
         }
     form = HostForm(data=data)
     form.groups.choices = all_names(Group)
+    _variables_policy(form, item)
     return form
 
 
@@ -60,7 +62,14 @@ def _group_form(item: Group | None = None) -> GroupForm:
         data = {"name": item.name, "variables": dump_mapping(item.variables), "hosts": [h.name for h in item.hosts]}
     form = GroupForm(data=data)
     form.hosts.choices = all_names(Host)
+    _variables_policy(form, item)
     return form
+
+
+def _variables_policy(form: InventoryForm, item: InventoryItem | None) -> None:
+    """Only admins change connection settings; others may keep the ones already there."""
+    form.previous_variables = dict(item.variables or {}) if item is not None else None
+    form.may_set_connection_vars = current_user.has_role("admin")
 
 
 @bp.get("/hosts")
@@ -180,8 +189,9 @@ def import_view() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             text, filename = form.inventory_text()
-            report = import_inventory(parse_inventory(text, filename), filename, current_actor())
-        except (InventoryError, ValidationError) as exc:
+            parsed = parse_inventory(text, filename)
+            report = import_inventory(parsed, filename, current_actor(), admin=current_user.has_role("admin"))
+        except (InventoryError, ValidationError, Refused) as exc:
             db.session.rollback()
             form.text.errors.append(str(exc))
         else:

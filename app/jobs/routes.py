@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_htmx.constants import HTMX_STOP_POLLING
-from flask_login import login_required
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from app.ansible.inventory import is_host_name
+from app.ansible.variables import connection_vars, refusal
 from app.extensions import db
 from app.jobcore.queries import FILTERS, failed_hosts, history_query, is_poll_batch_full, lines_after, lines_before
 from app.jobcore.status import CancelOutcome, JobKind, JobStatus
@@ -103,11 +105,19 @@ def retry_failed(job_id: int) -> Response:
     if job.kind != JobKind.PLAYBOOK or not hosts:
         flash("No host failed in that run, so there is nothing to retry.", "error")
         return redirect(url_for("jobs.detail", job_id=job.id))
+    odd = [host for host in hosts if not is_host_name(host)]
+    if odd:  # retry limits by exact names; these would be read as patterns (or as a file, for @...)
+        flash(f"Host {odd[0]!r} has characters Ansible reads as a pattern; rename it, then run again.", "error")
+        return redirect(url_for("jobs.detail", job_id=job.id))
     return _resubmit(job, {"limit": ",".join(hosts)}, "retry failed hosts")
 
 
 def _resubmit(job: Job, changes: dict[str, object], why: str) -> Response:
     """Submit a copy of `job` and go to its page (with the reason if queueing failed)."""
+    refused = [] if current_user.has_role("admin") else connection_vars(job.params.get("extra_vars") or {})
+    if refused:
+        flash(refusal(refused, f"Job #{job.id}'s extra vars"), "error")
+        return redirect(url_for("jobs.detail", job_id=job.id))
     actor = current_actor()
     clone = copy_job(job, actor, **changes)
     queued = submit(clone, actor, reason=f"{why} of job #{job.id}")

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.ansible.variables import connection_vars, refusal
 from app.extensions import db
 from app.models import Group, Host
 from app.models.audit import Actor, audit
 from app.models.inventory import group_by_name, host_by_name
+from app.services import Refused
 
 # Inventory variables that map onto Host columns.
 COLUMN_VARS = {"ansible_host": "address", "ansible_port": "port", "ansible_user": "user"}
@@ -27,8 +29,13 @@ class ImportReport:
         return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
 
 
-def import_inventory(parsed: dict[str, Any], source: str, actor: Actor) -> ImportReport:
-    """Create or update every host and group of a parsed inventory (never duplicates, never deletes)."""
+def import_inventory(parsed: dict[str, Any], source: str, actor: Actor, admin: bool = False) -> ImportReport:
+    """Create or update every host and group of a parsed inventory (never duplicates, never deletes).
+
+    Connection settings (ansible_* besides the host's address, port and user) need an admin: for anyone
+    else the whole import is refused, naming them, before anything is written."""
+    if not admin:
+        _refuse_connection_vars(parsed)
     report = ImportReport()
     for name, data in parsed["hosts"].items():
         _note(report, f"host {name}", *_upsert_host(name, dict(data.get("vars") or {})))
@@ -37,6 +44,15 @@ def import_inventory(parsed: dict[str, Any], source: str, actor: Actor) -> Impor
     audit("inventory.import", actor, target=source, created=report.created, updated=report.updated)
     db.session.commit()
     return report
+
+
+def _refuse_connection_vars(parsed: dict[str, Any]) -> None:
+    """Raise Refused naming the first host or group whose variables hold connection settings."""
+    for kind in ("hosts", "groups"):
+        for name, data in parsed[kind].items():
+            names = [n for n in connection_vars(data.get("vars") or {}) if n not in COLUMN_VARS]
+            if names:
+                raise Refused(refusal(names, f"{kind[:-1].capitalize()} {name}"))
 
 
 def _note(report: ImportReport, label: str, created: bool, changed: bool) -> None:

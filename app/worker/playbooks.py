@@ -12,6 +12,7 @@ from flask import current_app
 from app.ansible.catalogue import resolve
 from app.ansible.inventory import build_inventory
 from app.ansible.runner import RunSpec, run_playbook
+from app.ansible.variables import mask_text, secret_values
 from app.extensions import db
 from app.jobcore.status import JobStatus
 from app.models import Host, HostResult, Job
@@ -26,13 +27,14 @@ def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
         ctx.say(f"Note: {playbook.name} changed after this run was submitted; running the current file.")
     hosts = job.target_names("host")
     spec = _spec(job, playbook.path, run_inventory(hosts, ctx))
+    secrets = _secrets(spec)
     ctx.say(f"Running {playbook.name} on {len(hosts)} host(s): {', '.join(hosts)}")
     work_dir = tempfile.mkdtemp(prefix=f"opsdash-job-{job.id}-", dir=cfg["JOB_WORK_DIR"])
     try:
         result = run_playbook(
             spec,
             work_dir,
-            on_events=lambda events: ctx.write(job_lines(events)),
+            on_events=lambda events: ctx.write(job_lines(events, secrets)),
             should_cancel=ctx.should_cancel,
             on_tick=ctx.beat,
         )
@@ -81,14 +83,24 @@ def run_inventory(host_names: list[str], ctx: JobContext | None = None) -> dict[
     return inventory
 
 
-def job_lines(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Runner events with output, as job lines."""
+def _secrets(spec: RunSpec) -> list[str]:
+    """Values under secret-looking names in the extra vars and the inventory: masked in the stored log."""
+    found = secret_values(spec.extra_vars)
+    for group in [spec.inventory["all"], *spec.inventory["all"].get("children", {}).values()]:
+        found += secret_values(group.get("vars") or {})
+        for host_vars in (group.get("hosts") or {}).values():
+            found += secret_values(host_vars or {})
+    return sorted(set(found), key=len, reverse=True)
+
+
+def job_lines(events: list[dict[str, Any]], secrets: list[str] | None = None) -> list[dict[str, Any]]:
+    """Runner events with output, as job lines (secret values masked)."""
     return [
         {
-            "text": e["stdout"],
+            "text": mask_text(e["stdout"], secrets or []),
             "event": e["event"],
             "host": e.get("host"),
-            "task": e.get("task"),
+            "task": mask_text(e["task"], secrets or []) if e.get("task") else None,
             "failed": e.get("failed"),
         }
         for e in events
