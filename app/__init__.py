@@ -12,10 +12,15 @@ from app.config import Settings
 from app.extensions import csrf, db, htmx, login, migrate
 
 
-def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    """Build the Flask app (and its Celery app) from the environment plus overrides."""
+def create_app(overrides: dict[str, Any] | None = None, serves_web: bool = True) -> Flask:
+    """Build the Flask app (and its Celery app) from the environment plus overrides.
+
+    `serves_web=False` (Celery workers, beat, Flower) does without the session key."""
     app = Flask(__name__)
-    app.config.update(Settings().flask_config())
+    settings = Settings()
+    if serves_web:
+        settings.require_secret_key()
+    app.config.update(settings.flask_config())
     app.config.update(overrides or {})
     if app.config["PROXY_HOPS"]:
         hops = app.config["PROXY_HOPS"]

@@ -99,9 +99,10 @@ def redis_url() -> str:
     return env_str("REDIS_URL") or f"redis://127.0.0.1:{_prepared(broker_port_file(), 'REDIS_URL')}/0"
 
 
-def secret_key() -> str:
-    """SECRET_KEY, or the one generated once into var/ (so sessions survive restarts)."""
-    return env_str("SECRET_KEY") or _prepared(var_dir() / "secret_key", "SECRET_KEY")
+def secret_key() -> str | None:
+    """SECRET_KEY, or the one generated once into var/ (so sessions survive restarts); None when neither is there."""
+    path = var_dir() / "secret_key"
+    return env_str("SECRET_KEY") or (path.read_text().strip() if path.exists() else None)
 
 
 class Settings:
@@ -134,6 +135,11 @@ class Settings:
         self.LOG_TAIL_LINES = env_int("LOG_TAIL_LINES", 500, minimum=50)
         self.JOB_WORK_DIR = env_str("JOB_WORK_DIR")  # None: the system temp dir
         self.FLOWER_URL = env_str("FLOWER_URL", f"http://127.0.0.1:{env_int('FLOWER_PORT', 5555, minimum=1)}/")
+
+    def require_secret_key(self) -> None:
+        """Web processes sign sessions with SECRET_KEY; workers never need it (and should not be able to read it)."""
+        if not self.SECRET_KEY:
+            _prepared(var_dir() / "secret_key", "SECRET_KEY")
 
     def flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys."""

@@ -20,9 +20,12 @@ def bare_env(monkeypatch, tmp_path):
     return var
 
 
-def test_it_names_the_missing_secret_and_the_fix_instead_of_writing_one(bare_env):
+def test_it_names_the_missing_secret_and_the_fix_instead_of_writing_one(bare_env, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    settings = Settings()  # a worker's settings: no session key needed
+    assert settings.SECRET_KEY is None
     with pytest.raises(ConfigError, match=r"SECRET_KEY is not set .*run `make dev`"):
-        Settings()
+        settings.require_secret_key()
     assert not bare_env.exists()
 
 
@@ -57,3 +60,13 @@ def test_celery_takes_limits_and_intervals_from_the_settings(bare_env, monkeypat
     with pytest.raises(ConfigError, match="TASK_TIME_LIMIT='soon' is not a whole number"):
         monkeypatch.setenv("TASK_TIME_LIMIT", "soon")
         Settings()
+
+
+def test_a_worker_runs_jobs_without_the_web_session_key(app, service_env, tmp_path):
+    from tests.conftest import running_worker
+
+    env = {k: v for k, v in service_env.items() if k != "SECRET_KEY"}
+    env["VAR_DIR"] = str(tmp_path / "empty-var")  # no var/secret_key to fall back on either
+    with running_worker(app, env, tmp_path / "worker.log", "nokey", queues="nokey"):
+        reply = app.extensions["celery"].send_task("app.tasks.ops.ping", queue="nokey").get(timeout=60)
+    assert reply["users"] == 0
