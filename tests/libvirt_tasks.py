@@ -48,4 +48,18 @@ def volumes(uri: str, pool: str) -> list[str]:
     return sorted(get_connection(uri).storagePoolLookupByName(pool).listVolumes())
 
 
+@shared_task(name="tests.libvirt.replace")
+def replace(uri: str, name: str) -> str:
+    """Swap a domain for a new one of the same name (a new UUID), running; returns the new UUID."""
+    conn = get_connection(uri)
+    old = conn.lookupByName(name)
+    if old.isActive():
+        old.destroy()
+    old.undefine()
+    xml = f"<domain type='test'><name>{name}</name><memory>131072</memory><os><type>hvm</type></os></domain>"
+    new = conn.defineXML(xml)
+    new.create()
+    return str(new.UUIDString())
+
+
 RUNNING = libvirt.VIR_DOMAIN_RUNNING

@@ -240,3 +240,39 @@ def test_viewers_cannot_act_on_vms(app, auth, provider):
     assert auth.client.get("/vms/new").status_code == 403
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Job)) == 0
+
+
+def test_a_job_never_acts_on_a_vm_replaced_behind_the_dashboards_back(app, auth, provider):
+    auth.login("operator")
+    name = vm_name()
+    create_vm(app, auth, provider, name)
+    recorded = vm_row(app, name).uuid
+    assert recorded and libvirt(app, "replace", name) != recorded
+    job = act(app, auth, name, "stop")
+    assert job.status == "failed" and "not the VM this dashboard made" in job_text(app, job.id)
+    assert libvirt(app, "states")[name] == 1  # the other VM still runs
+
+
+def test_relaunching_a_delete_never_touches_the_vm_that_took_its_id_or_name(app, auth, provider):
+    auth.login("operator")
+    first = vm_name()
+    create_vm(app, auth, provider, first)
+    first_id = vm_row(app, first).id
+    delete = act(app, auth, first, "delete")
+    second = vm_name()
+    create_vm(app, auth, provider, second)
+    assert vm_row(app, second).id > first_id  # ids are never handed out again
+    page = auth.post(f"/jobs/{delete.id}/relaunch", follow_redirects=True).get_data(as_text=True)
+    assert f"local/{first} is no longer in the dashboard: nothing to delete." in page
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.max(Job.id))) == vm_row(app, second).last_job_id
+    assert vm_row(app, second).state == "running"
+
+
+def test_relaunching_the_create_of_a_vm_that_exists_is_refused(app, auth, provider):
+    auth.login("operator")
+    name = vm_name()
+    job = create_vm(app, auth, provider, name)
+    page = auth.post(f"/jobs/{job.id}/relaunch", follow_redirects=True).get_data(as_text=True)
+    assert f"local/{name} exists (running): create a VM under another name instead." in page
+    assert vm_row(app, name).state == "running" and vm_row(app, name).last_job_id == job.id

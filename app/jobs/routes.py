@@ -8,7 +8,6 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from app.ansible.inventory import is_host_name
-from app.ansible.variables import connection_vars, refusal
 from app.extensions import db
 from app.jobcore.queries import FILTERS, failed_hosts, history_query, is_poll_batch_full, lines_after, lines_before
 from app.jobcore.status import CancelOutcome, JobKind, JobStatus
@@ -17,6 +16,8 @@ from app.jobs import bp
 from app.models.job import Job
 from app.polling import page_or_fragment
 from app.security import current_actor, role_required
+from app.services import Refused
+from app.services.relaunch import check_relaunch
 
 
 def get_job_or_404(job_id: int) -> Job:
@@ -114,9 +115,10 @@ def retry_failed(job_id: int) -> Response:
 
 def _resubmit(job: Job, changes: dict[str, object], why: str) -> Response:
     """Submit a copy of `job` and go to its page (with the reason if queueing failed)."""
-    refused = [] if current_user.has_role("admin") else connection_vars(job.params.get("extra_vars") or {})
-    if refused:
-        flash(refusal(refused, f"Job #{job.id}'s extra vars"), "error")
+    try:
+        check_relaunch(job, admin=current_user.has_role("admin"))
+    except Refused as refused:
+        flash(str(refused), "error")
         return redirect(url_for("jobs.detail", job_id=job.id))
     actor = current_actor()
     clone = copy_job(job, actor, **changes)

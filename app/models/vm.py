@@ -42,6 +42,8 @@ class VM(Model):
     memory_mib: Mapped[int]
     disk_gib: Mapped[int]
     image: Mapped[str | None] = mapped_column(sa.String(255))
+    # The hypervisor's id for the domain, recorded at create: a job acts only on the domain it was made for.
+    uuid: Mapped[str | None] = mapped_column(sa.String(36))
     state: Mapped[VMState] = mapped_column(StrEnumColumn(VMState), default=VMState.CREATING)
     state_reason: Mapped[str | None] = mapped_column(sa.Text)
     seen_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -159,6 +159,10 @@ class VMProvider(Protocol):
         """Current state of one VM; raises VMNotFound."""
         ...
 
+    def uuid(self, name: str) -> str:
+        """The provider's unique id of the VM called `name` (a new VM of the same name gets another); VMNotFound."""
+        ...
+
     def list(self) -> dict[str, VMState]:
         """Every VM the provider knows, with its state (what reconcile compares against)."""
         ...

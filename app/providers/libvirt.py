@@ -387,6 +387,11 @@ class LibvirtProvider:
         """Current state of one VM; raises VMNotFound."""
         return self._state_of(self._lookup(name))
 
+    def uuid(self, name: str) -> str:
+        """The domain's UUID; raises VMNotFound."""
+        with libvirt_errors():
+            return str(self._lookup(name).UUIDString())
+
     def _lookup(self, name: str) -> libvirt.virDomain:
         """Domain handle by name; raises VMNotFound."""
         with libvirt_errors():

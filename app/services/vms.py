@@ -45,6 +45,15 @@ def create_vm(
     return submit_action(vm, "create", actor, reason)
 
 
+def check_vm_relaunch(job: Job) -> None:
+    """Refused when a VM job cannot sensibly run again: its VM is gone, or a create whose VM now exists."""
+    vm = db.session.get(VM, job.params.get("vm_id"))
+    if vm is None or vm.target != job.params.get("vm"):
+        raise Refused(f"{job.params.get('vm')} is no longer in the dashboard: nothing to {job.params['action']}.")
+    if job.params["action"] == "create" and vm.state not in (VMState.ERROR, VMState.MISSING):
+        raise Refused(f"{vm.target} exists ({vm.state}): create a VM under another name instead.")
+
+
 def submit_action(vm: VM, action: str, actor: Actor, reason: str | None = None) -> Job:
     """Record a VM action job, commit it, queue it; the VM remembers it as its last job."""
     if action not in ACTIONS:

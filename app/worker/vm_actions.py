@@ -64,16 +64,17 @@ def execute_vm_action(job: Job, ctx: JobContext, retry_transient: bool = True) -
     """Do the job's VM action through its provider; transient errors propagate for a retry unless
     this is the last attempt."""
     vm = db.session.get(VM, job.params["vm_id"])
-    if vm is None:
+    if vm is None or vm.target != job.params.get("vm"):
         ctx.say(f"VM {job.params.get('vm')} is no longer in the dashboard; nothing to do.", failed=True)
         return Outcome(JobStatus.FAILED, {"error": "VM no longer exists in the dashboard"})
     provider = provider_for(vm.provider.kind, vm.provider.uri)
     step = _step_logger(ctx, job)
     action = job.params["action"]
     ctx.say(f"{action} {vm.target} on {vm.provider.uri}")
-    if action == "delete":
-        vmstate.begin_delete(vm.id, job.id)
     try:
+        _check_identity(provider, vm, action)
+        if action == "delete":
+            vmstate.begin_delete(vm.id, job.id)
         result = ACTIONS[action](provider, vm, step)
     except TransientProviderError as exc:
         if retry_transient:
@@ -83,7 +84,26 @@ def execute_vm_action(job: Job, ctx: JobContext, retry_transient: bool = True) -
         return _ended(vm, action, exc.status, str(exc), ctx, provider)
     except ProviderError as exc:
         return _ended(vm, action, JobStatus.FAILED, str(exc), ctx, provider)
-    return _succeeded(vm, job, result, ctx)
+    return _succeeded(vm, job, result, ctx, provider)
+
+
+class NotThisVM(ProviderError):
+    """The hypervisor's VM of that name is another one than the dashboard's (recreated behind its back)."""
+
+
+def _check_identity(provider: VMProvider, vm: VM, action: str) -> None:
+    """Raise NotThisVM unless the hypervisor's VM of this name is the one the dashboard created."""
+    if action == "create" or vm.uuid is None:
+        return
+    try:
+        found = provider.uuid(vm.name)
+    except VMNotFound:
+        return  # each action says what it does about a missing VM
+    if found != vm.uuid:
+        raise NotThisVM(
+            f"{vm.target} on the hypervisor is not the VM this dashboard made (UUID {found}, expected {vm.uuid}): "
+            "it was replaced outside the dashboard, so nothing was done"
+        )
 
 
 def _step_logger(ctx: JobContext, job: Job) -> StepFactory:
@@ -122,15 +142,15 @@ ACTIONS: dict[str, Callable[[VMProvider, VM, StepFactory], ActionResult]] = {
 }
 
 
-def _succeeded(vm: VM, job: Job, result: ActionResult, ctx: JobContext) -> Outcome:
-    """Record the new state; a deleted VM leaves the dashboard once the provider no longer has it."""
+def _succeeded(vm: VM, job: Job, result: ActionResult, ctx: JobContext, provider: VMProvider) -> Outcome:
+    """Record the new state (and, when not known yet, the VM's UUID); a deleted VM leaves the dashboard."""
     for note in result.notes:
         ctx.say(f"note: {note}")
     if result.state is None:
         ctx.say(f"{vm.target} is gone from the provider; removed from the dashboard.")
         vmstate.remove(vm.id)
     else:
-        vmstate.set_state(vm.id, VMState(result.state), last_job_id=job.id)
+        vmstate.set_state(vm.id, VMState(result.state), last_job_id=job.id, uuid=vm.uuid or provider.uuid(vm.name))
     db.session.commit()
     return Outcome(JobStatus.SUCCESSFUL)
 
