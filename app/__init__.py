@@ -10,6 +10,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app.celery_app import celery_init_app
 from app.config import Settings
 from app.extensions import csrf, db, htmx, login, migrate
+from app.requests import IdConverter
 
 
 def create_app(overrides: dict[str, Any] | None = None, serves_web: bool = True) -> Flask:
@@ -27,6 +28,7 @@ def create_app(overrides: dict[str, Any] | None = None, serves_web: bool = True)
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
         )
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     _init_extensions(app)
     _register_blueprints(app)
     celery_init_app(app)

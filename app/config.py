@@ -124,6 +124,8 @@ class Settings:
         self.HEALTH_TIMEOUT = float(env_int("HEALTH_TIMEOUT_MS", 1000, minimum=100)) / 1000
         self.PROXY_HOPS = env_int("PROXY_HOPS", 0)
         self.PER_PAGE = env_int("PER_PAGE", 50, minimum=5)
+        # Bigger requests get 413 before anything reads them (an inventory upload is the largest legitimate one).
+        self.MAX_CONTENT_LENGTH = env_int("MAX_REQUEST_MB", 2, minimum=1) * 1024 * 1024
         self.PLAYBOOKS_DIR = str(Path(env_str("PLAYBOOKS_DIR", str(BASE_DIR / "playbooks")) or ".").resolve())
         self.ANSIBLE_HOST_KEY_CHECKING = env_bool("ANSIBLE_HOST_KEY_CHECKING", False)
         self.TASK_SOFT_TIME_LIMIT = env_int("TASK_SOFT_TIME_LIMIT", 25 * 60, minimum=1)

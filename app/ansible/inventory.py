@@ -16,6 +16,8 @@ from ansible.parsing.dataloader import DataLoader
 from ansible.parsing.vault import EncryptedString
 from ansible.plugins.loader import inventory_loader
 
+from app.ansible.yamldata import alias_line
+
 YAML_SUFFIXES = (".yml", ".yaml", ".json")
 INI_SUFFIXES = (".ini", ".cfg", ".txt")
 IMPLICIT_GROUPS = frozenset({"all", "ungrouped"})
@@ -29,6 +31,10 @@ GROUP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOST_NAME_RE = re.compile(r"^[^\s,\[\]:#=@/!&*~\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]+$")
 HOST_NAME_RULE = "no spaces, control characters or any of , [ ] : # = @ / ! & * ~"
 MAX_PORT = 65535
+# An import creates at most this many hosts (Ansible expands `web[0:999999]` into a million).
+MAX_HOSTS = 10_000
+RANGE_RE = re.compile(r"\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]")
+RANGE_LINE_RE = re.compile(r"^.*\[(?:[0-9]+|[a-zA-Z]):(?:[0-9]+|[a-zA-Z])(?::[0-9]+)?\].*$", re.MULTILINE)
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -40,6 +46,7 @@ def parse_inventory(text: str, filename_hint: str = "hosts") -> dict[str, Any]:
     """Parse inventory text as INI or YAML (by the hint's suffix, else by sniffing and trying both)."""
     if CONTROL_CHARS_RE.search(text):
         raise InventoryError("Not an inventory: the text contains binary or control characters")
+    _check_size(text)
     errors: list[str] = []
     for fmt in _formats(text, filename_hint):
         try:
@@ -47,6 +54,29 @@ def parse_inventory(text: str, filename_hint: str = "hosts") -> dict[str, Any]:
         except InventoryError as exc:
             errors.append(str(exc))
     raise InventoryError(errors[0])
+
+
+def _check_size(text: str) -> None:
+    """Refuse text that would expand far beyond itself: YAML aliases, or host ranges over MAX_HOSTS."""
+    line = alias_line(text)
+    if line is not None:
+        raise InventoryError(f"Line {line}: YAML aliases (*name) are not accepted in an import")
+    hosts = sum(_range_size(match) for match in RANGE_LINE_RE.finditer(text))
+    if hosts > MAX_HOSTS:
+        raise InventoryError(
+            f"The host ranges in this inventory make {hosts:,} hosts; an import takes at most {MAX_HOSTS:,}"
+        )
+
+
+def _range_size(line: re.Match[str]) -> int:
+    """How many hosts one line's ranges ([01:50], [a:f], with an optional step) expand to."""
+    size = 1
+    for start, end, step in RANGE_RE.findall(line.group(0)):
+        if start.isdigit() and end.isdigit():
+            size *= max(0, int(end) - int(start)) // max(1, int(step or 1)) + 1
+        else:
+            size *= abs(ord(end[:1] or "a") - ord(start[:1] or "a")) + 1
+    return size
 
 
 def _formats(text: str, filename_hint: str) -> list[str]:

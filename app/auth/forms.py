@@ -5,6 +5,7 @@ from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from app.models.user import MIN_PASSWORD, ROLES, USERNAME_PATTERN
+from app.requests import REASON_VALIDATORS
 
 
 def normalise_username(value: str | None) -> str | None:
@@ -41,4 +42,4 @@ class UserEditForm(FlaskForm):
     role = SelectField("Role", choices=list(ROLES))
     active = BooleanField("Active")
     password = PasswordField("New password (leave empty to keep)", validators=[Optional(), Length(min=MIN_PASSWORD)])
-    reason = StringField("Reason", validators=[Optional(), Length(max=500)])
+    reason = StringField("Reason", validators=REASON_VALIDATORS)

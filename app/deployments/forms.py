@@ -16,9 +16,10 @@ from wtforms import (
     TextAreaField,
     ValidationError,
 )
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import Length, NumberRange, Optional
 
 from app.ansible.variables import connection_vars, refusal
+from app.requests import REASON_VALIDATORS
 from app.yamltext import YamlTextError, parse_mapping
 
 # Host patterns, tag lists: letters, digits and the punctuation Ansible's patterns use, except `@`, which
@@ -47,16 +48,20 @@ class RunForm(FlaskForm):
     )
     hosts = SelectMultipleField("Hosts", choices=[])
     group = SelectField("Group", choices=[], validate_choice=False)
-    limit = StringField("Limit", validators=[pattern("Limit: use host names or patterns (a,b or web*).")])
-    tags = StringField("Tags", validators=[pattern("Tags: names separated by commas.")])
-    skip_tags = StringField("Skip tags", validators=[pattern("Skip tags: names separated by commas.")])
+    limit = StringField(
+        "Limit", validators=[Length(max=1000), pattern("Limit: use host names or patterns (a,b or web*).")]
+    )
+    tags = StringField("Tags", validators=[Length(max=1000), pattern("Tags: names separated by commas.")])
+    skip_tags = StringField(
+        "Skip tags", validators=[Length(max=1000), pattern("Skip tags: names separated by commas.")]
+    )
     extra_vars = TextAreaField("Extra vars (YAML or JSON)")
     check = BooleanField("Check mode (dry run)")
     diff = BooleanField("Diff mode")
     forks = IntegerField("Forks", default=5, validators=[NumberRange(1, 100)])
     time_limit = IntegerField("Time limit (minutes)", validators=[Optional(), NumberRange(1, 24 * 60)])
     allow_concurrent = BooleanField("Allow other jobs on these hosts at the same time")
-    reason = StringField("Reason (for the audit log)")
+    reason = StringField("Reason (for the audit log)", validators=REASON_VALIDATORS)
 
     # Set by the view: only admins may pass connection and privilege variables (ansible_*).
     may_set_connection_vars = False

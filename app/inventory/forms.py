@@ -11,6 +11,7 @@ from app.ansible.inventory import GROUP_NAME_RE, HOST_NAME_RE, HOST_NAME_RULE
 from app.ansible.variables import changed_connection_vars, refusal
 from app.models import Group, Host
 from app.models.inventory import group_by_name, host_by_name
+from app.requests import plain_text
 from app.yamltext import YamlTextError, parse_mapping
 
 
@@ -44,9 +45,11 @@ class HostForm(VariablesMixin, FlaskForm):
             Regexp(HOST_NAME_RE.pattern, message=f"Host names have {HOST_NAME_RULE}."),
         ],
     )
-    address = StringField("Address (IP or DNS name; empty: the name)", validators=[Optional(), Length(max=255)])
+    address = StringField(
+        "Address (IP or DNS name; empty: the name)", validators=[Optional(), Length(max=255), plain_text]
+    )
     port = IntegerField("SSH port", validators=[Optional(), NumberRange(1, 65535)])
-    user = StringField("SSH user", validators=[Optional(), Length(max=64)])
+    user = StringField("SSH user", validators=[Optional(), Length(max=64), plain_text])
     variables = TextAreaField("Variables (YAML)")
     groups = SelectMultipleField("Groups", choices=[])
 
@@ -89,7 +92,7 @@ class ImportForm(FlaskForm):
 
     text = TextAreaField("Inventory (INI or YAML)")
     upload = FileField("…or upload a file")
-    filename = StringField("Format hint", default="hosts")
+    filename = StringField("Format hint", default="hosts", validators=[Optional(), Length(max=255), plain_text])
 
     def inventory_text(self) -> tuple[str, str]:
         """The inventory's text and a file name that hints its format."""

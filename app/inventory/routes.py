@@ -19,6 +19,7 @@ from app.jobcore.queries import jobs_for_target
 from app.models import Group, Host
 from app.models.audit import audit
 from app.models.inventory import all_names, group_by_name, host_by_name
+from app.requests import form_reason
 from app.security import current_actor, role_required
 from app.services import Refused
 from app.services.inventory import import_inventory
@@ -174,7 +175,7 @@ def _save(kind: str, item: InventoryItem | None, form: InventoryForm, template: 
 def _delete(kind: str, object_id: int, note: str) -> Response:
     """Delete a host or group and audit it."""
     item = _get_or_404(kind, object_id)
-    audit(f"{kind}.delete", current_actor(), target=item.name, reason=request.form.get("reason"))
+    audit(f"{kind}.delete", current_actor(), target=item.name, reason=form_reason())
     db.session.delete(item)
     db.session.commit()
     flash(f"{kind.capitalize()} {item.name} deleted{note}.", "success")

@@ -15,6 +15,7 @@ from app.jobcore.submit import cancel, copy_job, submit
 from app.jobs import bp
 from app.models.job import Job
 from app.polling import page_or_fragment
+from app.requests import form_reason, paginate, query_int
 from app.security import current_actor, role_required
 from app.services import Refused
 from app.services.relaunch import check_relaunch
@@ -30,7 +31,7 @@ def get_job_or_404(job_id: int) -> Job:
 def history() -> Response:
     """All jobs, newest first, filterable; the rows refresh themselves while any is active."""
     filters = {k: request.args.get(k, "").strip() for k in FILTERS}
-    page = db.paginate(history_query(filters), per_page=current_app.config["PER_PAGE"], error_out=False)
+    page = paginate(history_query(filters))
     polling = any(job.active for job in page.items)
     return page_or_fragment(
         "jobs/history.html", "rows", polling, page=page, filters=filters, statuses=list(JobStatus), polling=polling
@@ -52,7 +53,7 @@ def detail(job_id: int) -> str:
 def tail(job_id: int) -> Response:
     """New lines after ?after=, plus the header when the status changed; 286 once the job has ended."""
     job = get_job_or_404(job_id)
-    after = request.args.get("after", 0, type=int)
+    after = query_int("after", 0) or 0
     lines = lines_after(job.id, after)
     last_seq = lines[-1].seq if lines else after
     more = is_poll_batch_full(lines)
@@ -71,7 +72,7 @@ def tail(job_id: int) -> Response:
 def earlier(job_id: int) -> str:
     """Lines before ?before=, with a button for the ones before those."""
     job = get_job_or_404(job_id)
-    lines, more = lines_before(job.id, request.args.get("before", type=int), current_app.config["LOG_TAIL_LINES"])
+    lines, more = lines_before(job.id, query_int("before", None), current_app.config["LOG_TAIL_LINES"])
     return render_template("jobs/_earlier.html", job=job, lines=lines, earlier=more)
 
 
@@ -80,7 +81,7 @@ def earlier(job_id: int) -> str:
 def cancel_job(job_id: int) -> Response:
     """Cancel: a queued job never starts; a running one is stopped by its worker."""
     job = get_job_or_404(job_id)
-    outcome = cancel(job, current_actor(), request.form.get("reason"))
+    outcome = cancel(job, current_actor(), form_reason())
     messages = {
         CancelOutcome.CANCELED: f"Job #{job.id} canceled.",
         CancelOutcome.STOPPING: f"Stopping job #{job.id}…",

@@ -9,13 +9,13 @@ from flask import current_app, jsonify, render_template, request
 from flask_login import login_required
 from werkzeug.wrappers import Response
 
-from app.extensions import db
 from app.jobcore.queries import active_jobs, recent_finished_jobs
 from app.models import AuditEvent
 from app.ops import bp
 from app.ops.health import health
 from app.ops.workers import queue_lengths, queue_names, queue_rows, worker_overview
 from app.polling import page_or_fragment
+from app.requests import paginate
 from app.security import role_required
 
 
@@ -84,7 +84,7 @@ def audit_log() -> str:
     since = _parse_date(filters["since"])
     if since is not None:
         query = query.where(AuditEvent.at >= since)
-    page = db.paginate(query, per_page=current_app.config["PER_PAGE"], error_out=False)
+    page = paginate(query)
     bad_since = bool(filters["since"]) and since is None
     return render_template("ops/audit.html", page=page, filters=filters, bad_since=bad_since)
 

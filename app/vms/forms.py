@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
+from app.requests import REASON_VALIDATORS, plain_text
+
 VM_NAME = r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$"
 
 
@@ -28,15 +30,15 @@ class VMCreateForm(FlaskForm):
     memory_mib = IntegerField("Memory (MiB)", default=1024, validators=[InputRequired(), NumberRange(128, 262144)])
     disk_gib = IntegerField("Disk (GiB)", default=10, validators=[InputRequired(), NumberRange(1, 4096)])
     image = StringField(
-        "Base image (volume name in the pool; empty: blank disk)", validators=[Optional(), Length(max=255)]
+        "Base image (volume name in the pool; empty: blank disk)", validators=[Optional(), Length(max=255), plain_text]
     )
-    reason = StringField("Reason (for the audit log)", validators=[Optional(), Length(max=500)])
+    reason = StringField("Reason (for the audit log)", validators=REASON_VALIDATORS)
 
 
 class ActionForm(FlaskForm):
     """The confirmation step of a VM action."""
 
-    reason = StringField("Reason (for the audit log)", validators=[Optional(), Length(max=500)])
+    reason = StringField("Reason (for the audit log)", validators=REASON_VALIDATORS)
 
 
 class ProviderForm(FlaskForm):
@@ -51,6 +53,7 @@ class ProviderForm(FlaskForm):
         validators=[
             DataRequired(),
             Length(max=512),
+            plain_text,
             Regexp(r"^[a-z0-9+]+://", message="A libvirt URI such as qemu:///system or qemu+ssh://hv1/system."),
         ],
     )
