@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,27 @@ def env_timezone(name: str, default: str) -> str:
     return value
 
 
+def env_rate(name: str, default: str) -> str:
+    """A rate limit such as `5/minute` or `20 per hour` (Flask-Limiter's notation)."""
+    from limits import parse
+
+    value = env_str(name, default) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a rate limit (e.g. 5/minute, 20 per hour)") from None
+    return value
+
+
+def session_lifetimes() -> tuple[int, int]:
+    """SESSION_IDLE_MINUTES and SESSION_MAX_HOURS; an idle limit past the absolute one is a mistake."""
+    idle = env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
+    most = env_int("SESSION_MAX_HOURS", 12, minimum=1)
+    if idle > most * 60:
+        raise ConfigError(f"SESSION_IDLE_MINUTES={idle} is longer than SESSION_MAX_HOURS={most} hours")
+    return idle, most
+
+
 def var_dir() -> Path:
     """Directory for local state (SQLite file, embedded broker, secrets); made by app.localstate."""
     return Path(env_str("VAR_DIR", str(BASE_DIR / "var")) or "var").resolve()
@@ -114,12 +136,9 @@ class Settings:
         self.REDIS_URL = redis_url()
         self.RQ_REDIS_URL = env_str("RQ_REDIS_URL") or self.REDIS_URL
         self.CELERY_TIMEZONE = env_timezone("CELERY_TIMEZONE", "UTC")
-        self.SESSION_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-        self.REMEMBER_COOKIE_HTTPONLY = True
-        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self._sessions()
         self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+        self._login_limits()
         self.HEALTH_TIMEOUT = float(env_int("HEALTH_TIMEOUT_MS", 1000, minimum=100)) / 1000
         self.PROXY_HOPS = env_int("PROXY_HOPS", 0)
         self.PER_PAGE = env_int("PER_PAGE", 50, minimum=5)
@@ -134,6 +153,28 @@ class Settings:
         self.LOG_TAIL_LINES = env_int("LOG_TAIL_LINES", 500, minimum=50)
         self.JOB_WORK_DIR = env_str("JOB_WORK_DIR")  # None: the system temp dir
         self.FLOWER_URL = env_str("FLOWER_URL", f"http://127.0.0.1:{env_int('FLOWER_PORT', 5555, minimum=1)}/")
+
+    def _sessions(self) -> None:
+        """Cookie flags and lifetimes of the session and the remember-me cookie."""
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.SESSION_IDLE_MINUTES, self.SESSION_MAX_HOURS = session_lifetimes()
+        # Flask re-signs the session cookie on every request and refuses one signed longer ago than this.
+        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_IDLE_MINUTES)
+        self.REMEMBER_COOKIE_DURATION = timedelta(hours=self.SESSION_MAX_HOURS)
+
+    def _login_limits(self) -> None:
+        """Login throttling (Flask-Limiter), counted in the broker's Redis so every web process shares it."""
+        self.LOGIN_LIMIT_PER_ACCOUNT = env_rate("LOGIN_LIMIT_PER_ACCOUNT", "5/minute")
+        self.LOGIN_LIMIT_PER_ADDRESS = env_rate("LOGIN_LIMIT_PER_ADDRESS", "20/minute")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        self.RATELIMIT_STRATEGY = "fixed-window"
+        # When Redis is down, count in this process rather than refuse every login.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     def flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys."""
