@@ -100,7 +100,10 @@ def test_it_keeps_a_session_alive_while_used_and_expires_it_when_idle(app, users
 def test_keep_me_logged_in_outlasts_idle_expiry_but_not_the_absolute_lifetime(app, users, monkeypatch):
     browser = logged_in(app, "viewer")
     _cookies_signed_at(monkeypatch, app.config["SESSION_IDLE_MINUTES"] + 1)
-    assert in_(browser)  # the session cookie expired; the remember-me cookie started a new one
+    resp = browser.get("/")  # the session cookie expired; the remember-me cookie starts a new one
+    assert resp.status_code == 200
+    session_cookie = next(h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session="))
+    assert "Expires=" in session_cookie  # the new session has an idle limit too
     most = timedelta(hours=app.config["SESSION_MAX_HOURS"])
     _clock_at(monkeypatch, most - timedelta(minutes=1))
     assert in_(browser)
