@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.celery_app import celery_init_app
 from app.config import Settings
-from app.extensions import csrf, db, htmx, login, migrate
+from app.extensions import csrf, db, htmx, limiter, login, migrate
 from app.requests import IdConverter
 
 
@@ -49,6 +49,7 @@ def _init_extensions(app: Flask) -> None:
     login.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
+    limiter.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
 

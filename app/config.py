@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,27 @@ def env_timezone(name: str, default: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"{name}={value!r} is not a time zone name (e.g. UTC, America/Bogota)") from None
     return value
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit such as `5/minute` or `20 per hour` (Flask-Limiter's notation)."""
+    from limits import parse
+
+    value = env_str(name, default) or default
+    try:
+        parse(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a rate limit (e.g. 5/minute, 20 per hour)") from None
+    return value
+
+
+def session_lifetimes() -> tuple[int, int]:
+    """SESSION_IDLE_MINUTES and SESSION_MAX_HOURS; an idle limit past the absolute one is a mistake."""
+    idle = env_int("SESSION_IDLE_MINUTES", 30, minimum=1)
+    most = env_int("SESSION_MAX_HOURS", 12, minimum=1)
+    if idle > most * 60:
+        raise ConfigError(f"SESSION_IDLE_MINUTES={idle} is longer than SESSION_MAX_HOURS={most} hours")
+    return idle, most
 
 
 def var_dir() -> Path:
@@ -115,12 +137,9 @@ class Settings:
         self.REDIS_URL = redis_url()
         self.RQ_REDIS_URL = env_str("RQ_REDIS_URL") or self.REDIS_URL
         self.CELERY_TIMEZONE = env_timezone("CELERY_TIMEZONE", "UTC")
-        self.SESSION_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-        self.REMEMBER_COOKIE_HTTPONLY = True
-        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self._sessions()
         self.WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+        self._login_limits()
         self.HEALTH_TIMEOUT = float(env_int("HEALTH_TIMEOUT_MS", 1000, minimum=100)) / 1000
         self.PROXY_HOPS = env_int("PROXY_HOPS", 0)
         self.PER_PAGE = env_int("PER_PAGE", 50, minimum=5)
@@ -142,6 +161,28 @@ class Settings:
         """Web processes sign sessions with SECRET_KEY; workers never need it (and should not be able to read it)."""
         if not self.SECRET_KEY:
             _prepared(var_dir() / "secret_key", "SECRET_KEY")
+
+    def _sessions(self) -> None:
+        """Cookie flags and lifetimes of the session and the remember-me cookie."""
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.SESSION_IDLE_MINUTES, self.SESSION_MAX_HOURS = session_lifetimes()
+        # Flask re-signs the session cookie on every request and refuses one signed longer ago than this.
+        self.PERMANENT_SESSION_LIFETIME = timedelta(minutes=self.SESSION_IDLE_MINUTES)
+        self.REMEMBER_COOKIE_DURATION = timedelta(hours=self.SESSION_MAX_HOURS)
+
+    def _login_limits(self) -> None:
+        """Login throttling (Flask-Limiter), counted in the broker's Redis so every web process shares it."""
+        self.LOGIN_LIMIT_PER_ACCOUNT = env_rate("LOGIN_LIMIT_PER_ACCOUNT", "5/minute")
+        self.LOGIN_LIMIT_PER_ADDRESS = env_rate("LOGIN_LIMIT_PER_ADDRESS", "20/minute")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL
+        self.RATELIMIT_STRATEGY = "fixed-window"
+        # When Redis is down, count in this process rather than refuse every login.
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     def flask_config(self) -> dict[str, Any]:
         """The settings as Flask config keys."""

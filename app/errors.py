@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
+from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.sansio.response import Response
 
 from app.extensions import db
 
@@ -13,6 +15,7 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    429: "Too many attempts",
     500: "Something went wrong",
 }
 
@@ -48,6 +51,11 @@ def register(app: Flask) -> None:
         return render_error(
             400, f"The form expired or was sent from elsewhere ({exc.description}). Reload the page and try again."
         )
+
+    @app.errorhandler(RateLimitExceeded)
+    def throttled(exc: RateLimitExceeded) -> Response | tuple[str, int]:
+        # The limit's breach handler has built the page (the login form, with Retry-After).
+        return exc.response or render_error(429, "Too many attempts. Wait a moment and try again.")
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[str, int] | HTTPException:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flask_htmx import HTMX
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -38,3 +40,5 @@ migrate = Migrate()
 login = LoginManager()
 csrf = CSRFProtect()
 htmx = HTMX()
+# No default limits: only the routes that say so are throttled (the login form).
+limiter = Limiter(get_remote_address)

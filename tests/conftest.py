@@ -94,18 +94,19 @@ def vm_worker(app: Flask, service_env: dict[str, str], tmp_path_factory: pytest.
 
 @pytest.fixture(autouse=True)
 def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Empty every table after each test that used the app."""
+    """Empty every table and forget every login throttle after each test that used the app."""
     yield
     if "app" not in request.fixturenames:
         return
     app: Flask = request.getfixturevalue("app")
-    from app.extensions import db
+    from app.extensions import db, limiter
 
     with app.app_context():
         db.session.remove()
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
+        limiter.reset()
 
 
 @pytest.fixture

@@ -70,3 +70,35 @@ def test_a_worker_runs_jobs_without_the_web_session_key(app, service_env, tmp_pa
     with running_worker(app, env, tmp_path / "worker.log", "nokey", queues="nokey"):
         reply = app.extensions["celery"].send_task("app.tasks.ops.ping", queue="nokey").get(timeout=60)
     assert reply["users"] == 0
+
+
+def test_session_lifetimes_and_login_limits_come_from_the_settings(bare_env, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("REDIS_URL", "redis://broker.example:6379/0")
+    monkeypatch.setenv("SESSION_COOKIE_SECURE", "1")
+    monkeypatch.setenv("SESSION_IDLE_MINUTES", "15")
+    monkeypatch.setenv("SESSION_MAX_HOURS", "8")
+    monkeypatch.setenv("LOGIN_LIMIT_PER_ACCOUNT", "3 per 10 minutes")
+    conf = Settings().flask_config()
+    assert conf["REMEMBER_COOKIE_SECURE"] is True
+    assert conf["PERMANENT_SESSION_LIFETIME"].total_seconds() == 15 * 60
+    assert conf["REMEMBER_COOKIE_DURATION"].total_seconds() == 8 * 3600
+    assert conf["LOGIN_LIMIT_PER_ACCOUNT"] == "3 per 10 minutes" and conf["LOGIN_LIMIT_PER_ADDRESS"] == "20/minute"
+    assert conf["RATELIMIT_STORAGE_URI"] == "redis://broker.example:6379/0"
+
+
+@pytest.mark.parametrize(
+    "name,value,message",
+    [
+        ("SESSION_IDLE_MINUTES", "0", "SESSION_IDLE_MINUTES=0 must be at least 1"),
+        ("SESSION_IDLE_MINUTES", "900", "SESSION_IDLE_MINUTES=900 is longer than SESSION_MAX_HOURS=12 hours"),
+        ("SESSION_MAX_HOURS", "soon", "SESSION_MAX_HOURS='soon' is not a whole number"),
+        ("LOGIN_LIMIT_PER_ADDRESS", "lots", "LOGIN_LIMIT_PER_ADDRESS='lots' is not a rate limit"),
+    ],
+)
+def test_bad_session_and_login_settings_fail_loudly(bare_env, monkeypatch, name, value, message):
+    monkeypatch.setenv("SECRET_KEY", "s")
+    monkeypatch.setenv("REDIS_URL", "redis://broker.example:6379/0")
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        Settings()

@@ -38,7 +38,7 @@ def test_it_shows_form_errors_instead_of_failing(app, client, auth):
     assert resp.status_code == 400
     # the fields are validated first: the short password is reported, and the name is only looked up
     # once the form is valid, so "taken" does not show up yet
-    assert "Field must be at least 10 characters long." in page
+    assert "The password must be at least 12 characters long." in page
     assert "That username is taken." not in page
     with app.app_context():
         assert User.by_username("oper").role == "operator"  # the existing user was left alone
@@ -101,7 +101,7 @@ def test_the_cli_creates_lists_and_resets_users(app):
     result = runner.invoke(args=["users", "create", "frank"])
     assert result.exit_code != 0 and "frank: That username is taken." in result.output
     result = runner.invoke(args=["users", "set-password", "frank", "--password", "short"])
-    assert result.exit_code != 0 and "at least 10 characters" in result.output
+    assert result.exit_code != 0 and "at least 12 characters" in result.output
     result = runner.invoke(args=["users", "set-password", "frank", "--password", "a fine new password"])
     assert result.exit_code == 0
     assert "frank                    operator" in runner.invoke(args=["users", "list"]).output
@@ -116,3 +116,27 @@ def test_bootstrap_creates_the_first_admin_only_once(app):
     with app.app_context():
         assert User.by_username("admin").check_password(password)
     assert runner.invoke(args=["users", "bootstrap"]).output == ""
+
+
+def test_it_refuses_common_passwords_and_says_why(app, client, auth, users):
+    auth.login("admin")
+    resp = auth.post("/users", {"username": "gina", "role": "viewer", "password": "Qwerty123456"})
+    assert resp.status_code == 400 and "on the list of common passwords" in resp.get_data(as_text=True)
+    resp = auth.post(f"/users/{users['viewer']}", {"role": "viewer", "active": "y", "password": "password1234"})
+    assert resp.status_code == 400 and "on the list of common passwords" in resp.get_data(as_text=True)
+    resp = auth.post(f"/users/{users['viewer']}", {"role": "viewer", "active": "y", "password": "too short"})
+    assert resp.status_code == 400 and "at least 12 characters" in resp.get_data(as_text=True)
+    with app.app_context():
+        assert User.by_username("gina") is None
+        assert db.session.get(User, users["viewer"]).check_password("correct horse battery")
+
+
+def test_the_cli_refuses_common_and_short_passwords_and_says_why(app, users):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "set-password", "oper", "--password", "qwerty123456"])
+    assert result.exit_code != 0 and "oper: That password is on the list of common passwords" in result.output
+    result = runner.invoke(args=["users", "create", "hal", "--password", "eleven char"])
+    assert result.exit_code != 0 and "hal: The password must be at least 12 characters long." in result.output
+    with app.app_context():
+        assert User.by_username("oper").check_password("correct horse battery")
+        assert User.by_username("hal") is None

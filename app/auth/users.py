@@ -11,10 +11,9 @@ from app.auth import bp
 from app.auth.forms import UserCreateForm, UserEditForm
 from app.extensions import db
 from app.models import User
-from app.models.audit import audit
 from app.security import current_actor, role_required
 from app.services import Refused
-from app.services.users import create_user
+from app.services.users import create_user, update_user
 
 
 @bp.route("/users", methods=["GET", "POST"])
@@ -42,7 +41,6 @@ def user_edit(user_id: int) -> Response | tuple[str, int]:
     if form.validate_on_submit():
         error = _apply_edit(user, form)
         if error is None:
-            db.session.commit()
             flash(f"User {user.username} updated.", "success")
             return redirect(url_for("auth.users"))
         form.role.errors.append(error)
@@ -50,13 +48,9 @@ def user_edit(user_id: int) -> Response | tuple[str, int]:
 
 
 def _apply_edit(user: User, form: UserEditForm) -> str | None:
-    """Apply the form to the user and audit it; return an error message instead when refused."""
+    """Apply the form through the service (audited, committed); return an error message instead when refused."""
     if user.id == current_user.id and (form.role.data != "admin" or not form.active.data):
         return "You cannot remove your own admin role or disable yourself."
-    changes = {k: getattr(form, k).data for k in ("role", "active") if getattr(user, k) != getattr(form, k).data}
-    user.role, user.active = form.role.data, form.active.data
-    if form.password.data:
-        user.set_password(form.password.data)
-        changes["password"] = "changed"
-    audit("user.update", current_actor(), target=user.username, reason=form.reason.data, **changes)
+    actor = current_actor()  # read before the change: editing yourself ends your own session too
+    update_user(user, form.role.data, form.active.data, form.password.data, actor, form.reason.data)
     return None

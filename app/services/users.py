@@ -15,7 +15,7 @@ BOOTSTRAP = Actor("bootstrap")
 
 
 def create_user(username: str, role: str, password: str, actor: Actor) -> User:
-    """A new user with a first password; Refused when the name is taken or the password too short."""
+    """A new user with a first password; Refused when the name is taken or the password weak."""
     username = username.strip().lower()
     check_username_free(username)
     user = User(username=username, role=role)
@@ -33,7 +33,7 @@ def check_username_free(username: str) -> None:
 
 
 def set_password(user: User, password: str) -> None:
-    """Set the password (not committed); Refused when it is too short."""
+    """Set the password and end the user's sessions (not committed); Refused, with the reason, when it is weak."""
     try:
         user.set_password(password)
     except ValueError as exc:
@@ -41,9 +41,22 @@ def set_password(user: User, password: str) -> None:
 
 
 def change_password(user: User, password: str, actor: Actor) -> None:
-    """Set a user's password, audited."""
+    """Set a user's password, audited; every session of theirs ends."""
     set_password(user, password)
     audit("user.update", actor, target=user.username, password="changed")
+    db.session.commit()
+
+
+def update_user(user: User, role: str, active: bool, password: str | None, actor: Actor, reason: str | None) -> None:
+    """Change role, active flag and (when given) password, audited; any change ends the user's sessions."""
+    changes: dict[str, object] = {k: v for k, v in (("role", role), ("active", active)) if getattr(user, k) != v}
+    if password:
+        set_password(user, password)
+        changes["password"] = "changed"
+    user.role, user.active = role, active
+    if changes:
+        user.end_sessions()  # a session must not keep a role, or a login, the user no longer has
+    audit("user.update", actor, target=user.username, reason=reason, **changes)
     db.session.commit()
 
 
