@@ -75,32 +75,33 @@ class ProcessTree:
     """Stops ansible-playbook and everything it started."""
 
     # ansible-core 2.19 puts its workers in their own sessions, so ansible-runner's killpg misses
-    # them: we SIGTERM ansible-playbook (it forwards that to workers), and remember descendants
-    # before they get re-parented to init so that survivors can be killed afterwards.
+    # them: we SIGTERM the guard (guard.py), which passes it on to ansible-playbook and then stops
+    # every process of the job, all of which it holds as their subreaper. We still remember
+    # descendants, so that survivors can be killed afterwards if the guard itself had to be killed.
 
     def __init__(self, marker: str, grace: float = GRACE_SECONDS) -> None:
         self._marker, self._grace = marker, grace
-        self._playbooks: list[psutil.Process] = []
+        self._guards: list[psutil.Process] = []
         self._known: dict[int, psutil.Process] = {}
         self._deadline: float | None = None
         self._done = False
 
     def stop(self) -> None:
-        """Begin stopping: snapshot the tree, then SIGTERM ansible-playbook."""
+        """Begin stopping: snapshot the tree, then SIGTERM the guard of ansible-playbook."""
         if self._deadline is not None:
             return
         self._deadline = time.monotonic() + self._grace
-        # our direct child whose command line names the job dir is this job's ansible-playbook
-        self._playbooks = [p for p in psutil.Process().children() if _mentions(p, self._marker)]
+        # our direct child whose command line names the job dir is this job's guard
+        self._guards = [p for p in psutil.Process().children() if _mentions(p, self._marker)]
         self._remember()
-        for proc in self._playbooks:
+        for proc in self._guards:
             _signal(proc, signal.SIGTERM)
 
     def stopped(self) -> bool:
-        """True once ansible-playbook has exited or the grace period is over (sticky)."""
+        """True once the guard has exited or the grace period is over (sticky)."""
         self._remember()
         if not self._done:
-            gone = not any(_alive(p) for p in self._playbooks)
+            gone = not any(_alive(p) for p in self._guards)
             self._done = gone or time.monotonic() >= (self._deadline or 0)
         return self._done
 
@@ -120,6 +121,6 @@ class ProcessTree:
 
     def _remember(self) -> None:
         """Add current descendants of every known process (new workers, modules, commands)."""
-        for proc in self._playbooks + list(self._known.values()):
+        for proc in self._guards + list(self._known.values()):
             for child in _children(proc):
                 self._known.setdefault(child.pid, child)
