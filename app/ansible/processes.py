@@ -44,9 +44,35 @@ def _mentions(proc: psutil.Process, marker: str) -> bool:
         return False
 
 
+def _environ_mentions(proc: psutil.Process, marker: str) -> bool:
+    """True if one of proc's environment variables contains marker."""
+    try:
+        return any(marker in value for value in proc.environ().values())
+    except _PSUTIL_GONE:
+        return False
+
+
 def cmdline_mentions(marker: str) -> list[psutil.Process]:
     """Every other process whose command line contains marker."""
     return [p for p in psutil.process_iter() if p.pid != os.getpid() and _mentions(p, marker)]
+
+
+def stop_leftovers(marker: str, rounds: int = 5) -> None:
+    """Terminate, then kill, every process whose command line or environment mentions marker (a job dir).
+
+    For a job whose guard died too: its processes are then children of init, and only what they carry
+    tells whose they are. The module and the command it runs (the `sleep`) have no job path in their
+    command line, but they inherit TMPDIR and ANSIBLE_*_TEMP from ansible-playbook. Repeated, as in
+    ProcessTree.reap, for a process that forks while being stopped."""
+    for _ in range(rounds):
+        procs = [
+            p
+            for p in psutil.process_iter()
+            if p.pid != os.getpid() and (_mentions(p, marker) or _environ_mentions(p, marker))
+        ]
+        if not procs:
+            return
+        terminate_all(procs)
 
 
 def terminate_all(procs: list[psutil.Process], grace: float = GRACE_SECONDS) -> None:
