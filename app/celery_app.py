@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery, Task
+from celery.signals import worker_init
 from flask import Flask
 
 from app.config import celery_config
 from app.tasks.rq_compat.celery_hooks import JobTaskRegistry, install
+from app.worker.leftovers import sweep_at_start
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -22,5 +26,14 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.conf.update(celery_config(app.config))
     celery_app.set_default()
     install(celery_app)
+
+    def sweep_leftovers(sender: Any, **kwargs: Any) -> None:
+        """A starting worker stops what earlier jobs on this machine left running (before its pool forks)."""
+        if sender.app is not celery_app:  # the signal is global; every app made in this process listens
+            return
+        with app.app_context():
+            sweep_at_start(sender.hostname)
+
+    worker_init.connect(sweep_leftovers, weak=False)
     app.extensions["celery"] = celery_app
     return celery_app

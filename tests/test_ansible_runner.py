@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import subprocess
 import sys
 import textwrap
 import time
@@ -14,6 +16,7 @@ import psutil
 import pytest
 
 from app.ansible.runner import EventBatcher, RunResult, RunSpec, run_playbook
+from tests.services import ROOT, wait_for
 from tests.sshd import LoopbackSSHD
 
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
@@ -233,6 +236,32 @@ def test_it_cleans_up_when_a_callback_raises(playbook, work_dir, sleep_arg):
     with pytest.raises(RuntimeError, match="database is down"):
         run_playbook(RunSpec(path, local_inventory("h1")), work_dir, on_events, lambda: False)
     assert survivors(sleep_arg, work_dir) == []
+
+
+RUN_IN_CHILD = """
+import sys
+from app.ansible.runner import RunSpec, run_playbook
+inventory = {"all": {"hosts": {h: {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
+                               for h in ("h1", "h2")}}}
+run_playbook(RunSpec(sys.argv[1], inventory), sys.argv[2], lambda batch: None, lambda: False)
+"""
+
+
+def test_it_leaves_no_process_behind_when_the_process_running_it_is_killed(playbook, work_dir):
+    sleep_arg = f"300.{random.randint(100000, 999999)}"  # outlives every wait below: only a kill ends it
+    path = playbook(f"""
+        - name: long sleep
+          command: sleep {sleep_arg}
+    """)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", RUN_IN_CHILD, path, work_dir], env=env)
+    try:
+        wait_for(lambda: len(survivors(f"sleep {sleep_arg}")) == 2, timeout=60, message="both hosts' sleep")
+    finally:
+        child.send_signal(signal.SIGKILL)  # as the OOM killer or a hard time limit would
+        child.wait()
+    wait_for(lambda: survivors(sleep_arg, work_dir) == [], timeout=30, message="the job's processes to end")
+    assert not os.path.exists(work_dir)  # the guard removes an orphaned job's files too
 
 
 def test_it_delivers_events_in_ordered_batches_without_duplicates(playbook, work_dir):

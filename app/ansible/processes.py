@@ -44,9 +44,35 @@ def _mentions(proc: psutil.Process, marker: str) -> bool:
         return False
 
 
+def _environ_mentions(proc: psutil.Process, marker: str) -> bool:
+    """True if one of proc's environment variables contains marker."""
+    try:
+        return any(marker in value for value in proc.environ().values())
+    except _PSUTIL_GONE:
+        return False
+
+
 def cmdline_mentions(marker: str) -> list[psutil.Process]:
     """Every other process whose command line contains marker."""
     return [p for p in psutil.process_iter() if p.pid != os.getpid() and _mentions(p, marker)]
+
+
+def stop_leftovers(marker: str, rounds: int = 5) -> None:
+    """Terminate, then kill, every process whose command line or environment mentions marker (a job dir).
+
+    For a job whose guard died too: its processes are then children of init, and only what they carry
+    tells whose they are. The module and the command it runs (the `sleep`) have no job path in their
+    command line, but they inherit TMPDIR and ANSIBLE_*_TEMP from ansible-playbook. Repeated, as in
+    ProcessTree.reap, for a process that forks while being stopped."""
+    for _ in range(rounds):
+        procs = [
+            p
+            for p in psutil.process_iter()
+            if p.pid != os.getpid() and (_mentions(p, marker) or _environ_mentions(p, marker))
+        ]
+        if not procs:
+            return
+        terminate_all(procs)
 
 
 def terminate_all(procs: list[psutil.Process], grace: float = GRACE_SECONDS) -> None:
@@ -75,32 +101,33 @@ class ProcessTree:
     """Stops ansible-playbook and everything it started."""
 
     # ansible-core 2.19 puts its workers in their own sessions, so ansible-runner's killpg misses
-    # them: we SIGTERM ansible-playbook (it forwards that to workers), and remember descendants
-    # before they get re-parented to init so that survivors can be killed afterwards.
+    # them: we SIGTERM the guard (guard.py), which passes it on to ansible-playbook and then stops
+    # every process of the job, all of which it holds as their subreaper. We still remember
+    # descendants, so that survivors can be killed afterwards if the guard itself had to be killed.
 
     def __init__(self, marker: str, grace: float = GRACE_SECONDS) -> None:
         self._marker, self._grace = marker, grace
-        self._playbooks: list[psutil.Process] = []
+        self._guards: list[psutil.Process] = []
         self._known: dict[int, psutil.Process] = {}
         self._deadline: float | None = None
         self._done = False
 
     def stop(self) -> None:
-        """Begin stopping: snapshot the tree, then SIGTERM ansible-playbook."""
+        """Begin stopping: snapshot the tree, then SIGTERM the guard of ansible-playbook."""
         if self._deadline is not None:
             return
         self._deadline = time.monotonic() + self._grace
-        # our direct child whose command line names the job dir is this job's ansible-playbook
-        self._playbooks = [p for p in psutil.Process().children() if _mentions(p, self._marker)]
+        # our direct child whose command line names the job dir is this job's guard
+        self._guards = [p for p in psutil.Process().children() if _mentions(p, self._marker)]
         self._remember()
-        for proc in self._playbooks:
+        for proc in self._guards:
             _signal(proc, signal.SIGTERM)
 
     def stopped(self) -> bool:
-        """True once ansible-playbook has exited or the grace period is over (sticky)."""
+        """True once the guard has exited or the grace period is over (sticky)."""
         self._remember()
         if not self._done:
-            gone = not any(_alive(p) for p in self._playbooks)
+            gone = not any(_alive(p) for p in self._guards)
             self._done = gone or time.monotonic() >= (self._deadline or 0)
         return self._done
 
@@ -120,6 +147,6 @@ class ProcessTree:
 
     def _remember(self) -> None:
         """Add current descendants of every known process (new workers, modules, commands)."""
-        for proc in self._playbooks + list(self._known.values()):
+        for proc in self._guards + list(self._known.values()):
             for child in _children(proc):
                 self._known.setdefault(child.pid, child)

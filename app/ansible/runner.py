@@ -22,6 +22,8 @@ from app.ansible.inventory import check_limit
 from app.ansible.processes import ProcessTree, cmdline_mentions, terminate_all
 from app.ansible.variables import dump_as_data
 
+GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
+
 EventSink = Callable[[list[dict[str, Any]]], None]
 # What ansible-playbook may inherit from the worker's environment (everything else is dropped).
 INHERITED_OK = re.compile(
@@ -178,12 +180,12 @@ class JobDirs:
 
     def create(self) -> None:
         """Create the private data dir and the temp dirs."""
-        for name in ("private/inventory", "private/env", "local-tmp", "remote-tmp", "cp", "tmp"):
+        for name in ("private/inventory", "private/env", "local-tmp", "remote-tmp", "cp", "tmp", "bin"):
             os.makedirs(self.path(name), mode=0o700, exist_ok=True)
 
     def cleanup(self) -> None:
         """Remove everything we created (artifacts, temp files, control sockets)."""
-        for name in ("private", "local-tmp", "remote-tmp", "cp", "tmp"):
+        for name in ("private", "local-tmp", "remote-tmp", "cp", "tmp", "bin"):
             shutil.rmtree(self.path(name), ignore_errors=True)
 
 
@@ -199,8 +201,8 @@ def build_env(spec: RunSpec, dirs: JobDirs) -> dict[str, str]:
         "ANSIBLE_FORCE_COLOR": "1",
         "ANSIBLE_NOCOLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        # ansible-runner spawns `ansible-playbook` from PATH; an unactivated venv's bin is not on it
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)]),
+        # ansible-runner spawns `ansible-playbook` from PATH: the guard's shim comes first
+        "PATH": os.pathsep.join([dirs.path("bin"), _search_path()]),
     }
     if spec.ssh_args is not None:
         env["ANSIBLE_SSH_ARGS"] = spec.ssh_args
@@ -216,6 +218,26 @@ def scrub_env(env: dict[str, str], inherited: dict[str, str], ours: dict[str, st
         for name, value in env.items()
         if name in ours or inherited.get(name) != value or INHERITED_OK.match(name)
     }
+
+
+def _search_path() -> str:
+    """PATH to find the real ansible-playbook on; an unactivated venv's bin is not on the usual one."""
+    return os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", os.defpath)])
+
+
+def write_shim(dirs: JobDirs) -> None:
+    """Write the `ansible-playbook` that ansible-runner starts: the real one under guard.py (see there why)."""
+    real = shutil.which("ansible-playbook", path=_search_path())
+    if real is None:
+        raise FileNotFoundError("ansible-playbook is not installed next to this Python or on PATH")
+    # this process spawns it (ansible_runner.run() forks from the calling thread), and the kernel's
+    # parent-death signal follows that thread: call run_playbook from one that lives as long as the run
+    # (Celery's prefork pool runs tasks on its processes' main threads)
+    guard = [sys.executable, "-I", GUARD, str(os.getpid()), os.path.abspath(dirs.work_dir), real]
+    path = dirs.path("bin/ansible-playbook")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f'#!/bin/sh\nexec {shlex.join(guard)} "$@"\n')
+    os.chmod(path, 0o700)
 
 
 def _write_inventory(spec: RunSpec, dirs: JobDirs) -> str:
@@ -314,6 +336,7 @@ def run_playbook(
     """Run spec's playbook in the foreground; events go to on_events in batches."""
     dirs = JobDirs(work_dir)
     dirs.create()
+    write_shim(dirs)
     batcher = EventBatcher(on_events)
     tree = ProcessTree(dirs.path(""))
     watchdog = _Watchdog(spec, should_cancel, on_tick, batcher, tree)

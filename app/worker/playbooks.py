@@ -18,6 +18,13 @@ from app.jobcore.status import JobStatus
 from app.models import Host, HostResult, Job
 from app.worker.runtime import JobContext, Outcome
 
+WORK_DIR_PREFIX = "opsdash-job-"  # then the job id and "-": app/worker/leftovers.py finds them by it
+
+
+def work_root() -> str:
+    """Where playbook jobs get their work dirs: JOB_WORK_DIR, else the system temp dir."""
+    return current_app.config["JOB_WORK_DIR"] or tempfile.gettempdir()
+
 
 def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
     """Run the job's playbook on its hosts with ansible-runner; record lines and per-host results."""
@@ -29,7 +36,7 @@ def execute_playbook(job: Job, ctx: JobContext) -> Outcome:
     spec = _spec(job, playbook.path, run_inventory(hosts, ctx))
     secrets = _secrets(spec)
     ctx.say(f"Running {playbook.name} on {len(hosts)} host(s): {', '.join(hosts)}")
-    work_dir = tempfile.mkdtemp(prefix=f"opsdash-job-{job.id}-", dir=cfg["JOB_WORK_DIR"])
+    work_dir = tempfile.mkdtemp(prefix=f"{WORK_DIR_PREFIX}{job.id}-", dir=work_root())
     try:
         result = run_playbook(
             spec,
