@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from flask import Flask, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.wrappers import Response
 
 from app.extensions import db
 
@@ -31,7 +33,20 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
+    # The app uses none of these browser features; nothing it serves (Flower's pages included) may ask for them.
+    "Permissions-Policy": "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), "
+    "fullscreen=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), "
+    "picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), "
+    "xr-spatial-tracking=()",
 }
+
+
+def _personal(response: Response) -> bool:
+    """True for what a logged-in user is shown (pages, fragments): no cache, shared or not, may keep it.
+
+    Static files are the same for everyone and keep their caching; they are checked first so that serving
+    them loads no user."""
+    return request.endpoint != "static" and current_user.is_authenticated
 
 
 def register(app: Flask) -> None:
@@ -41,6 +56,8 @@ def register(app: Flask) -> None:
     def security_headers(response):  # type: ignore[no-untyped-def]
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if _personal(response):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)
