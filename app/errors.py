@@ -15,7 +15,9 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    413: "Too large",
     500: "Something went wrong",
+    502: "Not answering",
 }
 
 
