@@ -181,3 +181,30 @@ def test_a_redirect_from_flower_stays_on_this_site():
 
     headers = response_headers(Answer())  # type: ignore[arg-type]
     assert headers == {"Location": "/flower/workers?x=1"}
+
+
+@pytest.mark.browser
+def test_flower_works_in_a_real_browser_through_the_app(browser, service_env, flower_process, users, tmp_path):
+    from tests.browser import PageWatch, live_server
+    from tests.conftest import PASSWORD
+
+    env = {
+        **service_env,
+        "FLOWER_INTERNAL_URL": f"http://127.0.0.1:{flower_process[1]}",
+        "FLOWER_BASIC_AUTH": FLOWER_AUTH,
+    }
+    with live_server(env, tmp_path / "gunicorn.log") as server:
+        page = browser.new_page()
+        watch = PageWatch(page)  # a script blocked by the CSP shows up here as a console error
+        page.goto(server + "/login")
+        page.fill("input[name=username]", "admin")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(server + "/")
+        page.goto(server + "/workers")
+        page.get_by_role("link", name="Open Flower").click()
+        page.wait_for_url(server + "/flower/")
+        page.wait_for_selector("#workers-table_wrapper", timeout=30_000)  # made by Flower's own scripts
+        assert page.evaluate("typeof autorefresh") == "number"  # its inline script ran too
+        page.close()
+    assert watch.problems == []
