@@ -43,8 +43,8 @@ db: setup
 dev: db
 	@echo ""
 	@echo "  web     http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/   (log in as admin)"
-	@echo "  flower  http://127.0.0.1:$${FLOWER_PORT:-5555}/   (user:password $$(cat $(VAR_DIR)/flower.auth))"
-	@echo "  broker  $(if $(REDIS_URL),$(REDIS_URL),$$($(BIN)/python -m app.devbroker url)   (embedded Valkey, data in $(VAR_DIR)/broker))"
+	@echo "  flower  http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/flower/   (admins, through the app)"
+	@echo "  broker  $(if $(REDIS_URL),the one REDIS_URL names,$$($(BIN)/python -m app.devbroker url)   (embedded Valkey, data in $(VAR_DIR)/broker))"
 	@echo "  health  http://$${WEB_HOST:-127.0.0.1}:$${WEB_PORT:-5000}/healthz"
 	@echo "  Ctrl-C stops everything."
 	@echo ""

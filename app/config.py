@@ -1,7 +1,7 @@
 """The settings object: every setting read from the environment once, bad values failing loudly at start-up.
 
 It only reads. `make dev` (python -m app.localstate) prepares var/ (secret key, Flower's password, the embedded
-broker's port); a setting that needs one of those files and finds none says so.
+broker's port and password); a setting that needs one of those files and finds none says so.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -106,6 +107,11 @@ def broker_port_file() -> Path:
     return var_dir() / "broker" / "port"
 
 
+def broker_password_file() -> Path:
+    """Where the embedded broker's generated password is kept (mode 0600)."""
+    return var_dir() / "broker" / "password"
+
+
 def _prepared(path: Path, setting: str) -> str:
     """The content of a file app.localstate wrote, or a ConfigError naming the setting and the fix."""
     if not path.exists():
@@ -117,8 +123,39 @@ def _prepared(path: Path, setting: str) -> str:
 
 
 def redis_url() -> str:
-    """REDIS_URL, or the embedded broker's loopback address recorded under var/."""
-    return env_str("REDIS_URL") or f"redis://127.0.0.1:{_prepared(broker_port_file(), 'REDIS_URL')}/0"
+    """REDIS_URL, or the embedded broker's loopback address and password recorded under var/."""
+    url = env_str("REDIS_URL")
+    if url:
+        return url
+    port = _prepared(broker_port_file(), "REDIS_URL")
+    password = quote(_prepared(broker_password_file(), "REDIS_URL"), safe="")
+    return f"redis://:{password}@127.0.0.1:{port}/0"
+
+
+def flower_basic_auth(required: bool) -> str | None:
+    """Flower's `user:password`: FLOWER_BASIC_AUTH, else var/flower.auth (None when optional and absent)."""
+    path = var_dir() / "flower.auth"
+    value = env_str("FLOWER_BASIC_AUTH")
+    if value is None and (required or path.exists()):
+        value = _prepared(path, "FLOWER_BASIC_AUTH")
+    if value is not None and ":" not in value:
+        raise ConfigError("FLOWER_BASIC_AUTH must be user:password")
+    return value
+
+
+def flower_internal_url() -> str:
+    """Where web processes reach Flower (through the /flower/ proxy): an http(s) address without a path."""
+    if env_str("FLOWER_URL"):
+        raise ConfigError(
+            "FLOWER_URL is no longer used: admins reach Flower through the app at /flower/; "
+            "set FLOWER_INTERNAL_URL to the address the web processes reach Flower at"
+        )
+    default = f"http://127.0.0.1:{env_int('FLOWER_PORT', 5555, minimum=1)}"
+    url = env_str("FLOWER_INTERNAL_URL", default) or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise ConfigError(f"FLOWER_INTERNAL_URL={url!r} must look like http://127.0.0.1:5555 (no path)")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def secret_key() -> str | None:
@@ -155,7 +192,9 @@ class Settings:
         self.VM_RECONCILE_INTERVAL = env_int("VM_RECONCILE_INTERVAL", 60, minimum=5)
         self.LOG_TAIL_LINES = env_int("LOG_TAIL_LINES", 500, minimum=50)
         self.JOB_WORK_DIR = env_str("JOB_WORK_DIR")  # None: the system temp dir
-        self.FLOWER_URL = env_str("FLOWER_URL", f"http://127.0.0.1:{env_int('FLOWER_PORT', 5555, minimum=1)}/")
+        self.FLOWER_INTERNAL_URL = flower_internal_url()
+        self.FLOWER_BASIC_AUTH = flower_basic_auth(required=False)  # the /flower/ proxy says so when it is missing
+        self.FLOWER_TIMEOUT = env_int("FLOWER_TIMEOUT", 30, minimum=1)
 
     def require_secret_key(self) -> None:
         """Web processes sign sessions with SECRET_KEY; workers never need it (and should not be able to read it)."""

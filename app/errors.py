@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, render_template, request
 from flask_limiter import RateLimitExceeded
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
-from werkzeug.sansio.response import Response
+from werkzeug.sansio.response import Response as SansioResponse
+from werkzeug.wrappers import Response
 
 from app.extensions import db
 
@@ -15,8 +17,10 @@ TITLES = {
     403: "Not allowed",
     404: "Not found",
     405: "Method not allowed",
+    413: "Too large",
     429: "Too many attempts",
     500: "Something went wrong",
+    502: "Not answering",
 }
 
 
@@ -34,7 +38,20 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
+    # The app uses none of these browser features; nothing it serves (Flower's pages included) may ask for them.
+    "Permissions-Policy": "accelerometer=(), autoplay=(), camera=(), display-capture=(), encrypted-media=(), "
+    "fullscreen=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), "
+    "picture-in-picture=(), publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), "
+    "xr-spatial-tracking=()",
 }
+
+
+def _personal(response: Response) -> bool:
+    """True for what a logged-in user is shown (pages, fragments): no cache, shared or not, may keep it.
+
+    Static files are the same for everyone and keep their caching; they are checked first so that serving
+    them loads no user."""
+    return request.endpoint != "static" and current_user.is_authenticated
 
 
 def register(app: Flask) -> None:
@@ -44,6 +61,8 @@ def register(app: Flask) -> None:
     def security_headers(response):  # type: ignore[no-untyped-def]
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if _personal(response):
+            response.headers["Cache-Control"] = "no-store"
         return response
 
     @app.errorhandler(CSRFError)
@@ -53,7 +72,7 @@ def register(app: Flask) -> None:
         )
 
     @app.errorhandler(RateLimitExceeded)
-    def throttled(exc: RateLimitExceeded) -> Response | tuple[str, int]:
+    def throttled(exc: RateLimitExceeded) -> SansioResponse | tuple[str, int]:
         # The limit's breach handler has built the page (the login form, with Retry-After).
         return exc.response or render_error(429, "Too many attempts. Wait a moment and try again.")
 

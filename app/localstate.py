@@ -2,7 +2,8 @@
 
 Writes what a single machine needs once and keeps it afterwards: the session secret (unless SECRET_KEY is set),
 Flower's `user:password` (FLOWER_BASIC_AUTH when given, else generated) and, without REDIS_URL, the embedded
-broker's port and config. The settings object itself only ever reads these files.
+broker's port, password and config. Every secret file is made 0600 before anything is written into it.
+The settings object itself only ever reads these files.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ def write_private(path: Path, text: str, replace: bool = False) -> None:
     """Write a file only its owner can read (kept as it is unless `replace`)."""
     if path.exists() and not replace:
         return
-    path.touch(mode=0o600, exist_ok=True)
-    path.chmod(0o600)
-    path.write_text(text)
+    devbroker.write_private(path, text)
 
 
 def prepare() -> Path:

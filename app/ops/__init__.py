@@ -1,7 +1,7 @@
-"""Dashboard, audit log, health and (later) workers and queues."""
+"""Dashboard, audit log, health, workers and queues, and Flower behind the admin role."""
 
 from flask import Blueprint
 
 bp = Blueprint("ops", __name__)
 
-from app.ops import routes  # noqa: E402,F401
+from app.ops import flower, routes  # noqa: E402,F401

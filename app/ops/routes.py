@@ -50,7 +50,6 @@ def workers() -> str:
         queues=queue_rows(nodes, lengths),
         error=error,
         rq_queues=_rq_overview(),
-        flower_url=current_app.config["FLOWER_URL"],
     )
 
 
