@@ -234,6 +234,8 @@ def celery_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     visibility = {"visibility_timeout": cfg["TASK_TIME_LIMIT"] + 600}
     return {
         "broker_url": cfg["REDIS_URL"],
+        # kombu's Redis transport with a fix for lost connections (see app/broker_transport.py); None: by URL.
+        "broker_transport": "app.broker_transport:Transport" if cfg["REDIS_URL"].startswith("redis://") else None,
         "result_backend": cfg["REDIS_URL"],
         "timezone": cfg["CELERY_TIMEZONE"],
         "task_soft_time_limit": cfg["TASK_SOFT_TIME_LIMIT"],

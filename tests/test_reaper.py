@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -68,6 +69,21 @@ def unique_seconds() -> str:
     return f"600.{random.randint(100000, 999999)}"
 
 
+def start_doomed(app, service_env, log: Path) -> subprocess.Popen:
+    """A one-process worker on the `doomed` queue, answering ping (so a loaded machine's slow start is not
+    counted against the waits that follow)."""
+    proc = start_worker(service_env, log, queues="doomed", concurrency=1, name="doomed")
+    control = app.extensions["celery"].control
+    node = [f"doomed@{socket.gethostname()}"]
+    wait_for(
+        lambda: proc.poll() is not None or control.inspect(destination=node, timeout=0.5).ping(),
+        timeout=90,
+        message="the doomed worker to answer ping",
+    )
+    assert proc.poll() is None, log.read_text()
+    return proc
+
+
 def lock_count(app) -> int:
     """How many host locks are held."""
     with app.app_context():
@@ -76,11 +92,11 @@ def lock_count(app) -> int:
 
 def test_a_killed_workers_job_leaves_no_process_is_marked_lost_and_frees_its_host(app, worker, service_env, tmp_path):
     add_hosts(app, "web-01")
-    doomed = start_worker(service_env, tmp_path / "doomed.log", queues="doomed", concurrency=1, name="doomed")
+    doomed = start_doomed(app, service_env, tmp_path / "doomed.log")
     try:
         seconds = unique_seconds()
         lost_id = queue_sleep_job(app, "web-01", "doomed", seconds)
-        procs = wait_for(lambda: running_sleep(lost_id, seconds), timeout=60, message="the job's sleep to run")
+        procs = wait_for(lambda: running_sleep(lost_id, seconds), timeout=120, message="the job's sleep to run")
         assert any("ansible-playbook" in " ".join(p.cmdline()) for p in procs)
         waiting_id = queue_sleep_job(app, "web-01", None, "0")
         assert wait_status(app, waiting_id, ("waiting",)).waiting_for == f"web-01 (held by job #{lost_id})"
@@ -103,16 +119,16 @@ def test_a_killed_workers_job_leaves_no_process_is_marked_lost_and_frees_its_hos
 def test_a_starting_worker_stops_what_a_job_left_when_its_guard_died_too(app, worker, service_env, tmp_path):
     add_hosts(app, "web-02")
     log = tmp_path / "doomed.log"
-    doomed = start_worker(service_env, log, queues="doomed", concurrency=1, name="doomed")
+    doomed = start_doomed(app, service_env, log)
     try:
         seconds = unique_seconds()
         job_id = queue_sleep_job(app, "web-02", "doomed", seconds)
-        wait_for(lambda: running_sleep(job_id, seconds), timeout=60, message="the job's sleep to run")
+        wait_for(lambda: running_sleep(job_id, seconds), timeout=120, message="the job's sleep to run")
         _kill_with_its_guard(doomed, job_id)
         assert running_sleep(job_id, seconds)  # with no guard left, the job's processes run on
         work_dirs = list(Path(service_env["JOB_WORK_DIR"]).glob(f"{WORK_DIR_PREFIX}{job_id}-*"))
         assert work_dirs
-        doomed = start_worker(service_env, log, queues="doomed", concurrency=1, name="doomed")  # same machine
+        doomed = start_doomed(app, service_env, log)  # same machine
         wait_for(
             lambda: not job_processes(job_id) and not any(path.exists() for path in work_dirs),
             timeout=60,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from billiard.exceptions import SoftTimeLimitExceeded
@@ -20,6 +21,11 @@ from app.models.job import Job, JobLine
 
 HEARTBEAT_EVERY = 5.0
 CANCEL_POLL_EVERY = 0.25
+# How long a batch of log lines waits out a locked or unreachable database before the job gives up; the
+# run itself goes on meanwhile (Ansible's output waits in the batch).
+WRITE_PATIENCE = 120.0
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass
@@ -57,8 +63,21 @@ class JobContext:
             )
             self._next_seq += 1
         if rows:
-            db.session.execute(sa.insert(JobLine), rows)
-            db.session.commit()
+            self._patiently(lambda: _insert_lines(rows))
+
+    def _patiently(self, action: Callable[[], None]) -> None:
+        """Run a database write, retrying with backoff while the database is locked or away."""
+        deadline, delay = time.monotonic() + WRITE_PATIENCE, 0.5
+        while True:
+            try:
+                return action()
+            except sa.exc.OperationalError as exc:  # locked, connection lost, server restarting
+                db.session.rollback()
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("job %s: could not write log lines (%s); retrying in %.1f s", self.job_id, exc.orig, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def say(self, text: str, failed: bool = False) -> None:
         """Append one line written by the dashboard itself (not by Ansible)."""
@@ -69,7 +88,7 @@ class JobContext:
         now = time.monotonic()
         if not self._cancel and now - self._last_poll >= CANCEL_POLL_EVERY:
             self._last_poll = now
-            self._cancel = cancel_requested(self.job_id)
+            self._cancel = _tolerant(lambda: cancel_requested(self.job_id), "read the cancel flag", False)
         return self._cancel
 
     def beat(self) -> None:
@@ -77,7 +96,23 @@ class JobContext:
         now = time.monotonic()
         if now - self._last_beat >= HEARTBEAT_EVERY:
             self._last_beat = now
-            heartbeat(self.job_id)
+            _tolerant(lambda: heartbeat(self.job_id), "record the heartbeat", None)
+
+
+def _insert_lines(rows: list[dict[str, Any]]) -> None:
+    """One INSERT of a batch of lines, committed."""
+    db.session.execute(sa.insert(JobLine), rows)
+    db.session.commit()
+
+
+def _tolerant(action: Callable[[], T], what: str, fallback: T) -> T:
+    """`action()`, or `fallback` when the database is locked or away for a moment (the next call tries again)."""
+    try:
+        return action()
+    except sa.exc.OperationalError as exc:
+        db.session.rollback()
+        log.warning("could not %s (%s); trying again later", what, exc.orig)
+        return fallback
 
 
 Work = Callable[[Job, JobContext], Outcome]
