@@ -119,12 +119,12 @@ class Run:
 
 
 def submit_runs(run: Run, client: int) -> None:
-    """One client: log in, then submit RUNS_EACH runs of the echo playbook on its own host through the form."""
+    """One client: log in, then submit RUNS_EACH runs of the say playbook on its own host through the form."""
     browser = Browser(run.base, run.errors)
     browser.login(f"load-op-{client:02d}")
     for n in range(RUNS_EACH):
         message = f"load c{client} r{n}"
-        fields = {"playbook": "tests/echo.yml", "target": "hosts", "hosts": f"load-{client:02d}", "forks": "5"}
+        fields = {"playbook": "tests/say.yml", "target": "hosts", "hosts": f"load-{client:02d}", "forks": "5"}
         fields.update(extra_vars=f"message: {message}", csrf_token=browser.csrf("/run"))
         answer = browser.post("/run", fields)
         if answer.status == 302:
