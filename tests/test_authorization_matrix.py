@@ -4,7 +4,8 @@ The table names the least role allowed for each (rule, method). A route added wi
 left behind by a removed route, fails `test_it_has_an_entry_for_every_route_and_a_route_for_every_entry`.
 Below that role a logged-in user gets 403 and a visitor without a session is sent to the login page (the app
 answers no 401 for missing logins); at or above it, anything but those (200, 302 elsewhere, 400 for an empty
-form, 404, 502 from /flower/ when no Flower runs...)."""
+form, 404...) except a server error, unless it is a service reported down (/healthz 503, /flower/ 502 with no
+Flower running). Every POST carries a valid CSRF token, so what is checked is the role, not the token."""
 
 from __future__ import annotations
 
