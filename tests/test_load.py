@@ -57,6 +57,7 @@ class Browser:
 
     base: str
     errors: list[str]
+    statuses: list[int]  # of every answer, shared by all browsers (list.append is atomic)
     opener: urllib.request.OpenerDirector = field(init=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +75,7 @@ class Browser:
     def send(self, request: urllib.request.Request, expect: tuple[int, ...]) -> Answer:
         """Send; record anything unexpected, connection errors and timeouts included."""
         answer = self._answer(request)
+        self.statuses.append(answer.status)
         if answer.status not in expect:
             self.errors.append(f"{request.get_method()} {request.selector}: {answer.status} {answer.body[:200]!r}")
         return answer
@@ -112,6 +114,7 @@ class Run:
 
     base: str
     errors: list[str] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
     submitted: dict[int, str] = field(default_factory=dict)  # job id -> its unique message
     watched: dict[int, list[Watch]] = field(default_factory=lambda: defaultdict(list))
     to_watch: queue.Queue[int | None] = field(default_factory=queue.Queue)
@@ -120,7 +123,7 @@ class Run:
 
 def submit_runs(run: Run, client: int) -> None:
     """One client: log in, then submit RUNS_EACH runs of the say playbook on its own host through the form."""
-    browser = Browser(run.base, run.errors)
+    browser = Browser(run.base, run.errors, run.statuses)
     browser.login(f"load-op-{client:02d}")
     for n in range(RUNS_EACH):
         message = f"load c{client} r{n}"
@@ -180,7 +183,7 @@ def web(service_env, tmp_path) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(
-            lambda: proc.poll() is not None or Browser(base, []).get("/login").status == 200,
+            lambda: proc.poll() is not None or Browser(base, [], []).get("/login").status == 200,
             timeout=60,
             interval=0.2,
             message="gunicorn to serve the login page",
@@ -212,7 +215,7 @@ def wait_threads(threads: list[threading.Thread], what: str) -> None:
 
 def run_load(run: Run) -> None:
     """Clients and pollers at once; pollers stop once every submitted job has been followed to its end."""
-    viewers = [Browser(run.base, run.errors) for _ in range(VIEWERS)]
+    viewers = [Browser(run.base, run.errors, run.statuses) for _ in range(VIEWERS)]
     for n, browser in enumerate(viewers):
         browser.login(f"load-view-{n:02d}")  # each viewer's session is shared by POLLERS / VIEWERS pollers (tabs)
     pollers = start([threading.Thread(target=poll_jobs, args=(run, viewers[n % VIEWERS])) for n in range(POLLERS)])
@@ -261,7 +264,8 @@ def test_it_records_and_finishes_every_run_of_concurrent_clients_while_pollers_w
     add_users(app, "load-view", "viewer", VIEWERS)
     run, began = Run(web), time.monotonic()
     run_load(run)
-    print(f"\n{CLIENTS * RUNS_EACH} runs, {POLLERS} pollers: {time.monotonic() - began:.0f}s")
+    took, answers = time.monotonic() - began, sorted(Counter(run.statuses).items())
+    print(f"\n{CLIENTS * RUNS_EACH} runs, {POLLERS} pollers: {took:.0f}s, {len(run.statuses)} requests {answers}")
     assert run.errors == [], f"{len(run.errors)} requests went wrong, the first: {run.errors[:10]}"
     assert len(run.submitted) == CLIENTS * RUNS_EACH
     statuses, lines = stored_logs(app)
