@@ -115,6 +115,7 @@ class Config:
         self.SQLALCHEMY_DATABASE_URI = database_url()
         self.SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
         self.REDIS_URL = redis_url()
+        self.RQ_REDIS_URL = env_str("RQ_REDIS_URL") or self.REDIS_URL
         self.CELERY_TIMEZONE = env_timezone("CELERY_TIMEZONE", "UTC")
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

@@ -37,14 +37,14 @@ htmx = HTMX()
 
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app; every task runs inside a Flask app context."""
-    from app.tasks.rq_compat.celery_hooks import JobTaskRegistry, install  # not at the top: app.tasks imports us
+    from app.tasks.rq_compat import init_app as rq_init_app  # not at the top: app.tasks imports us
 
     class FlaskTask(Task):
         def __call__(self, *args: object, **kwargs: object) -> object:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery_app = Celery(app.name, task_cls=FlaskTask, tasks=JobTaskRegistry())  # RQ jobs run under their names
+    celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.update(
         broker_url=app.config["REDIS_URL"],
@@ -52,6 +52,6 @@ def celery_init_app(app: Flask) -> Celery:
         timezone=app.config["CELERY_TIMEZONE"],
     )
     celery_app.set_default()
-    install(celery_app)
+    rq_init_app(celery_app, app.config["RQ_REDIS_URL"])  # RQ jobs run under their own names
     app.extensions["celery"] = celery_app
     return celery_app

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import inspect
 import json
+import os
 import subprocess
 import sys
 import urllib.request
@@ -296,3 +297,18 @@ def test_it_runs_on_the_projects_own_worker_and_queues(worker, rq_redis):
     for job in jobs:
         assert job.latest_result(timeout=30).return_value["origin"] == job.origin
         assert Job.fetch(job.id, connection=rq_redis).worker_name.startswith("test@")  # conftest's worker
+
+
+def test_it_publishes_from_a_script_that_never_wired_the_app(ours):
+    script = (
+        "from redis import Redis\n"
+        "from app.tasks.rq_compat import Queue\n"
+        "from tests import rq_jobs\n"
+        f"print(Queue({ours.queue_name!r}, connection=Redis.from_url({ours.url!r})).enqueue(rq_jobs.add, 2, 40).id)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "RQ_REDIS_URL")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    job = ours.api.Job.fetch(done.stdout.strip(), connection=ours.redis)
+    ours.run(job)
+    assert job.return_value() == 42 and job.get_status() == "finished"
