@@ -12,6 +12,13 @@ from tests.services import wait_for
 pytest_plugins = ["tests.test_rq_compat_support"]
 
 
+def rq_major_version() -> int:
+    """The installed RQ's major version (the suite also runs against 2.x: see requirements-dev.txt)."""
+    import rq
+
+    return int(rq.__version__.split(".")[0])
+
+
 def test_it_never_runs_a_canceled_job(impl):
     queue = impl.queue()
     canceled = queue.enqueue(rq_jobs.append, "order:cancel", "canceled")
@@ -34,6 +41,18 @@ def test_it_never_runs_a_deleted_job(impl):
     assert not impl.api.Job.exists(deleted.id, connection=impl.redis) and queue.job_ids == [kept.id]
     impl.run(kept)
     assert impl.redis.lrange("order:delete", 0, -1) == [b"kept"]
+
+
+def test_it_deletes_a_finished_job_with_its_results(impl):
+    if impl.name == "rq" and rq_major_version() < 3:
+        pytest.skip("RQ 2.x keeps a deleted job's results; RQ 3.0 (the pinned version) deletes them")
+    queue = impl.queue()
+    job = queue.enqueue(rq_jobs.add, 20, 22)
+    impl.run(job)
+    assert job.latest_result().return_value == 42 and job.id in queue.finished_job_registry
+    job.delete()
+    assert not impl.api.Job.exists(job.id, connection=impl.redis) and job.id not in queue.finished_job_registry
+    assert job.latest_result() is None and job.results() == []  # RQ 3.0: results go with the job
 
 
 def test_it_requeues_a_failed_job(impl):
