@@ -105,8 +105,8 @@ def test_it_publishes_a_message_named_after_the_function_with_the_jobs_queue_and
     queue = ours.queue()
     job = queue.enqueue(rq_jobs.add, 1, 2, job_timeout=7)
     urgent = queue.enqueue(rq_jobs.echo, x=1, at_front=True)
-    normal = wait_for(lambda: queued_messages(ours, f"{ours.queue_name}\x06\x163"), timeout=5, message="message")
-    front = wait_for(lambda: queued_messages(ours, ours.queue_name), timeout=5, message="at_front message")
+    normal = wait_for(lambda: queued_messages(ours, f"{ours.queue_name}\x06\x163"), timeout=30, message="message")
+    front = wait_for(lambda: queued_messages(ours, ours.queue_name), timeout=30, message="at_front message")
     headers = normal[0]["headers"]
     assert (headers["task"], headers["id"], headers["argsrepr"]) == ("tests.rq_jobs.add", job.id, "(1, 2)")
     assert headers["timelimit"] == [7 + dispatch.HARD_LIMIT_GRACE, 7]  # (hard, soft)

@@ -48,6 +48,7 @@ API_NAMES = (
 QUEUES = {"celery": ("rqc", "rqc_b"), "rq": ("rqn", "rqn_b")}
 UNSETTLED = {"queued", "started", "scheduled"}
 RQ_BIN = str(Path(sys.executable).with_name("rq"))
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")  # kombu's Redis lists, one per priority step
 
 
 def real_rq_api() -> SimpleNamespace:
@@ -144,7 +145,7 @@ class Impl:
         if self.name == "celery" and self.consuming:
             self._consume(False)
 
-    def run(self, *jobs: Any, until: Callable[[], object] | None = None, timeout: float = 30) -> None:
+    def run(self, *jobs: Any, until: Callable[[], object] | None = None, timeout: float = 60) -> None:
         """Let workers run until `until()` holds, or every job in `jobs` has settled."""
         condition = until or (lambda: all(self.settled(job) for job in jobs))
         if self.name == "celery":
@@ -157,6 +158,14 @@ class Impl:
             interval=0,
             message=f"{self.name} jobs to settle",
         )
+
+    def drained(self) -> bool:
+        """No message of the test queues is waiting or running (RQ: its burst worker ran to the end)."""
+        if self.name == "rq":
+            return True
+        lists = [f"{queue}{suffix}" for queue in (self.queue_name, self.other_queue) for suffix in PRIORITY_SUFFIXES]
+        wip = [f"rq:wip:{queue}" for queue in (self.queue_name, self.other_queue)]
+        return not any(self.redis.llen(key) for key in lists) and not any(self.redis.zcard(key) for key in wip)
 
     def settled(self, job: Any) -> bool:
         """The job is no longer waiting or running (or is gone)."""
@@ -179,7 +188,7 @@ def wipe(redis: Redis, queues: tuple[str, ...]) -> None:
         keys = list(redis.scan_iter(pattern))
         if keys:
             redis.delete(*keys)
-    lists = [f"{queue}{suffix}" for queue in queues for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")]
+    lists = [f"{queue}{suffix}" for queue in queues for suffix in PRIORITY_SUFFIXES]
     redis.delete(*lists)
 
 
