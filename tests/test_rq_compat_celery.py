@@ -281,7 +281,12 @@ SAME_SIGNATURES = [
 
 @pytest.mark.parametrize("name, attribute", SAME_SIGNATURES)
 def test_it_keeps_rqs_signatures(name, attribute):
+    import rq
+
     from tests.test_rq_compat_support import our_api, real_rq_api
+
+    if int(rq.__version__.split(".")[0]) < 3:
+        pytest.skip("the API follows RQ 3.0's signatures (the pinned RQ); 2.x lacks rate_limit= and more")
 
     def parameters(api):
         target = getattr(api, name) if attribute is None else getattr(getattr(api, name), attribute)
