@@ -201,9 +201,14 @@ def test_it_reads_records_real_rq_wrote(real_rq):
 
     job = real_rq.queue().enqueue(rq_jobs.add, 1, 2, meta={"by": "rq"})
     real_rq.run(job)
-    assert FinishedJobRegistry("rqn", connection=real_rq.redis).get_job_ids() == [job.id]
+    assert FinishedJobRegistry(real_rq.queue_name, connection=real_rq.redis).get_job_ids() == [job.id]
     ours = Job.fetch(job.id, connection=real_rq.redis)
-    assert (ours.get_status(), ours.return_value(), ours.meta, ours.origin) == ("finished", 3, {"by": "rq"}, "rqn")
+    assert (ours.get_status(), ours.return_value(), ours.meta, ours.origin) == (
+        "finished",
+        3,
+        {"by": "rq"},
+        real_rq.queue_name,
+    )
 
 
 def test_it_reports_counts_like_rq_info(ours, app):
@@ -218,7 +223,7 @@ def test_it_reports_counts_like_rq_info(ours, app):
     queue.enqueue(rq_jobs.add, 4, 4).cancel()
     queue.enqueue_in(__import__("datetime").timedelta(hours=1), rq_jobs.add, 5, 5)
     expected = {
-        "name": "rqc",
+        "name": ours.queue_name,
         "queued": 1,
         "started": 0,
         "finished": 1,
@@ -227,19 +232,19 @@ def test_it_reports_counts_like_rq_info(ours, app):
         "scheduled": 1,
         "canceled": 1,
     }
-    assert [row for row in queue_overview(ours.redis) if row["name"] == "rqc"] == [expected]
+    assert [row for row in queue_overview(ours.redis) if row["name"] == ours.queue_name] == [expected]
     theirs = subprocess.run(
-        [dispatch_rq_bin(), "info", "--raw", "--only-queues", "--url", ours.url, "rqc"],
+        [dispatch_rq_bin(), "info", "--raw", "--only-queues", "--url", ours.url, ours.queue_name],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
-    assert theirs == "queue rqc 1, 0 executing, 1 finished, 1 failed"
+    assert theirs == f"queue {ours.queue_name} 1, 0 executing, 1 finished, 1 failed"
     app.cli.add_command(rq_cli)
-    mine = app.test_cli_runner().invoke(args=["rq", "info", "--raw", "rqc"])
+    mine = app.test_cli_runner().invoke(args=["rq", "info", "--raw", ours.queue_name])
     assert mine.exit_code == 0, mine.output
     assert mine.output.strip() == theirs + ", 1 deferred, 1 scheduled, 1 canceled"
-    assert "rqc" in app.test_cli_runner().invoke(args=["rq", "info"]).output
+    assert ours.queue_name in app.test_cli_runner().invoke(args=["rq", "info"]).output
 
 
 def dispatch_rq_bin() -> str:
