@@ -9,7 +9,7 @@ from celery.signals import worker_init
 from flask import Flask
 
 from app.config import celery_config
-from app.tasks.rq_compat.celery_hooks import JobTaskRegistry, install
+from app.tasks.rq_compat import init_app as rq_init_app
 from app.worker.leftovers import sweep_at_start
 
 
@@ -21,11 +21,11 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery_app = Celery(app.name, task_cls=FlaskTask, tasks=JobTaskRegistry())  # RQ jobs run under their names
+    celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object("celeryconfig")
     celery_app.conf.update(celery_config(app.config))
     celery_app.set_default()
-    install(celery_app)
+    rq_init_app(celery_app, app.config["RQ_REDIS_URL"])  # RQ jobs run under their own names
 
     def sweep_leftovers(sender: Any, **kwargs: Any) -> None:
         """A starting worker stops what earlier jobs on this machine left running (before its pool forks)."""

@@ -5,6 +5,9 @@
           run by the same kind of prefork Celery worker
   rq      real RQ: the same two calls, run by a real `rq worker` (which forks a work horse per job)
 
+It also times how soon a job that outlives job_timeout=1 is recorded as failed (ours: Celery's soft limit; RQ:
+its death penalty): the conformance tests only check that the timeout is enforced, not how fast.
+
 Run with `.venv/bin/python bench/bench_rq.py [rounds]`. It starts its own embedded Valkey broker, a prefork
 Celery worker (concurrency 2) and an RQ worker, uses a throwaway SQLite file, and stops everything at the end.
 Rounds are interleaved (celery, ours, rq, celery, ...) so drift hits all three alike.
@@ -24,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from celery import shared_task
 
@@ -159,6 +163,26 @@ def calls(redis_url: str, enqueue: dict[str, list[float]]) -> dict[str, Callable
     return {"celery": bare, "ours": through("ours"), "rq": through("rq")}
 
 
+def timeout_enforcement(redis_url: str, rounds: int = 3) -> dict[str, float]:
+    """Median seconds from enqueueing a 60 s sleep with job_timeout=1 to seeing it failed, per implementation."""
+    import rq
+    from redis import Redis
+
+    from app.tasks.rq_compat import Queue
+
+    connection = Redis.from_url(redis_url)
+    queues = {"ours": Queue(QUEUES["ours"], connection=connection), "rq": rq.Queue(QUEUES["rq"], connection=connection)}
+    return {name: statistics.median(failed_after(queue) for _ in range(rounds)) for name, queue in queues.items()}
+
+
+def failed_after(queue: Any) -> float:
+    """Seconds until a job that outlives its job_timeout=1 is recorded as failed."""
+    started = time.perf_counter()
+    job = queue.enqueue(time.sleep, 60, job_timeout=1)
+    wait_until(lambda: job.get_status() == "failed", 60, "a timed-out job to fail")
+    return time.perf_counter() - started
+
+
 def run(rounds: int) -> dict[str, dict[str, float]]:
     """Start broker and workers, measure, stop everything."""
     with tempfile.TemporaryDirectory(prefix="bench-rq-") as tmp, embedded_broker(Path(tmp) / "broker") as url:
@@ -221,7 +245,11 @@ def measure_with_workers(url: str, rounds: int) -> dict[str, dict[str, float]]:
     measure(20, round_trips)  # warm-up: imports, connections, the on-demand runner task
     enqueue.update({name: [] for name in enqueue})
     print(f"{rounds} interleaved round trips each, prefork Celery worker (2 processes) and rq worker, same broker")
-    return report(measure(rounds, round_trips), enqueue)
+    rows = report(measure(rounds, round_trips), enqueue)
+    for name, seconds in timeout_enforcement(url).items():  # the tests only check that it is enforced at all
+        rows[name]["timeout_1s_failed_after_s"] = seconds
+        print(f"{name:8}job_timeout=1 recorded as failed after {seconds:.2f} s")
+    return rows
 
 
 def main() -> None:

@@ -84,6 +84,25 @@ def flaky(counter_key: str, failures: int) -> int:
     return calls
 
 
+def running_api() -> Any:
+    """The API of the implementation running this job: ours, or RQ's."""
+    import app.tasks.rq_compat as ours
+
+    if ours.get_current_job() is not None:
+        return ours
+    import rq
+
+    return rq
+
+
+def retry_until(counter_key: str, succeed_on: int | None, max: int, interval: int = 0) -> Any:
+    """Count the call in Redis; return Retry(max, interval) until call `succeed_on` (None: always), then the count."""
+    calls = current_job().connection.incr(counter_key)
+    if succeed_on is not None and calls >= succeed_on:
+        return calls
+    return running_api().Retry(max=max, interval=interval)
+
+
 def append(list_key: str, tag: str) -> str:
     """Append tag to a Redis list (to see the order jobs ran in)."""
     current_job().connection.rpush(list_key, tag)

@@ -171,11 +171,14 @@ def test_it_counts_lists_empties_and_deletes_the_queue(impl):
     assert queue.get_job_position(jobs[1]) == 1 and jobs[2].get_position() == 2
     assert queue.empty() == 3 and queue.count == 0
     assert not impl.api.Job.exists(jobs[0].id, connection=impl.redis)
-    queue.enqueue(rq_jobs.add, 1, 1)
+    last = queue.enqueue(rq_jobs.add, 1, 1)
     assert queue in impl.api.Queue.all(connection=impl.redis)
     queue.delete(delete_jobs=True)
     assert queue not in impl.api.Queue.all(connection=impl.redis) and queue.count == 0
-    impl.run(until=lambda: True)
+    impl.run(until=impl.drained)  # let the workers see what is left of the emptied and deleted jobs
+    for job in [*jobs, last]:  # none of them ran, and nothing came back
+        assert not impl.api.Job.exists(job.id, connection=impl.redis) and job.latest_result() is None
+    assert queue not in impl.api.Queue.all(connection=impl.redis) and queue.count == 0
 
 
 def test_it_puts_at_front_jobs_first(impl):

@@ -48,6 +48,7 @@ API_NAMES = (
 QUEUES = {"celery": ("rqc", "rqc_b"), "rq": ("rqn", "rqn_b")}
 UNSETTLED = {"queued", "started", "scheduled"}
 RQ_BIN = str(Path(sys.executable).with_name("rq"))
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")  # kombu's Redis lists, one per priority step
 
 
 def real_rq_api() -> SimpleNamespace:
@@ -89,7 +90,11 @@ class Impl:
         self.name, self.redis, self.url, self.node, self.log_dir = name, redis, url, node, log_dir
         self.control = control
         self.api = our_api() if name == "celery" else real_rq_api()
-        self.queue_name, self.other_queue = QUEUES[name]
+        # Fresh queue names per test: after cancel_consumer, a worker's BRPOP already in flight can still take
+        # one message from the queues it consumed and requeue it at the back (kombu logs "Requeuing undeliverable
+        # message"), which would reorder or delay the next test's jobs if they used the same queues.
+        suffix = uuid.uuid4().hex[:8]
+        self.queue_name, self.other_queue = (f"{queue}_{suffix}" for queue in QUEUES[name])
         self.consuming = False
         self.background: list[subprocess.Popen] = []
 
@@ -126,11 +131,21 @@ class Impl:
             )
 
     def _consume(self, on: bool) -> None:
-        """Have the Celery worker start (or stop) consuming the test queues."""
-        for queue in (self.queue_name, self.other_queue):
-            call = self.control.add_consumer if on else self.control.cancel_consumer
-            assert call(queue, destination=[self.node], reply=True, timeout=10), f"{self.node} did not answer"
+        """Have the Celery worker start (or stop) consuming the test queues, and see that it does."""
+        wait_for(lambda: self._ask_to_consume(on), timeout=60, interval=0.2, message=f"{self.node} to follow")
         self.consuming = on
+
+    def _ask_to_consume(self, on: bool) -> bool:
+        """Ask again for each test queue the worker does not yet (or still) consume; True once none is left."""
+        # An add_consumer that races the kombu-deferred end of the previous cancel_consumer can be lost, so the
+        # worker's own list of queues is checked, not only its reply.
+        active = self.control.inspect(destination=[self.node], timeout=5).active_queues() or {}
+        consumed = {queue["name"] for queue in active.get(self.node, [])}
+        wrong = [queue for queue in (self.queue_name, self.other_queue) if (queue in consumed) != on]
+        call = self.control.add_consumer if on else self.control.cancel_consumer
+        for queue in wrong:
+            call(queue, destination=[self.node], reply=True, timeout=10)
+        return not wrong
 
     def start(self) -> None:
         """Let workers run jobs in the background (RQ: one burst worker; Celery: consume the queues)."""
@@ -144,7 +159,7 @@ class Impl:
         if self.name == "celery" and self.consuming:
             self._consume(False)
 
-    def run(self, *jobs: Any, until: Callable[[], object] | None = None, timeout: float = 30) -> None:
+    def run(self, *jobs: Any, until: Callable[[], object] | None = None, timeout: float = 60) -> None:
         """Let workers run until `until()` holds, or every job in `jobs` has settled."""
         condition = until or (lambda: all(self.settled(job) for job in jobs))
         if self.name == "celery":
@@ -157,6 +172,14 @@ class Impl:
             interval=0,
             message=f"{self.name} jobs to settle",
         )
+
+    def drained(self) -> bool:
+        """No message of the test queues is waiting or running (RQ: its burst worker ran to the end)."""
+        if self.name == "rq":
+            return True
+        lists = [f"{queue}{suffix}" for queue in (self.queue_name, self.other_queue) for suffix in PRIORITY_SUFFIXES]
+        wip = [f"rq:wip:{queue}" for queue in (self.queue_name, self.other_queue)]
+        return not any(self.redis.llen(key) for key in lists) and not any(self.redis.zcard(key) for key in wip)
 
     def settled(self, job: Any) -> bool:
         """The job is no longer waiting or running (or is gone)."""
@@ -179,7 +202,7 @@ def wipe(redis: Redis, queues: tuple[str, ...]) -> None:
         keys = list(redis.scan_iter(pattern))
         if keys:
             redis.delete(*keys)
-    lists = [f"{queue}{suffix}" for queue in queues for suffix in ("", "\x06\x163", "\x06\x166", "\x06\x169")]
+    lists = [f"{queue}{suffix}" for queue in queues for suffix in PRIORITY_SUFFIXES]
     redis.delete(*lists)
 
 
@@ -215,8 +238,8 @@ def impl(
     """The implementation under test, with empty queues and registries."""
     node = request.getfixturevalue("rq_celery_worker") if request.param == "celery" else None
     control = request.getfixturevalue("app").extensions["celery"].control
-    wipe(rq_redis, QUEUES[request.param])
     current = Impl(request.param, rq_redis, service_env["REDIS_URL"], node, tmp_path, control)
+    wipe(rq_redis, (current.queue_name, current.other_queue))
     try:
         yield current
     finally:
@@ -228,10 +251,10 @@ def ours(
     app: Any, rq_redis: Redis, service_env: dict[str, str], tmp_path: Path, rq_celery_worker: str
 ) -> Iterator[Impl]:
     """Our implementation alone, for behaviour real RQ does not have (Celery names, limits, Flower)."""
-    wipe(rq_redis, QUEUES["celery"])
     current = Impl(
         "celery", rq_redis, service_env["REDIS_URL"], rq_celery_worker, tmp_path, app.extensions["celery"].control
     )
+    wipe(rq_redis, (current.queue_name, current.other_queue))
     try:
         yield current
     finally:
@@ -241,8 +264,8 @@ def ours(
 @pytest.fixture
 def real_rq(rq_redis: Redis, service_env: dict[str, str], tmp_path: Path) -> Iterator[Impl]:
     """Real RQ alone, for reading what it wrote with our API."""
-    wipe(rq_redis, QUEUES["rq"])
     current = Impl("rq", rq_redis, service_env["REDIS_URL"], None, tmp_path)
+    wipe(rq_redis, (current.queue_name, current.other_queue))
     try:
         yield current
     finally:

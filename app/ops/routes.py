@@ -63,7 +63,7 @@ def _rq_overview() -> list[dict[str, object]]:
         return []
     try:
         # no registry cleanup from a page view: that could fail jobs and run their callbacks in the web process
-        return queue_overview(Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=2), cleanup=False)
+        return queue_overview(Redis.from_url(current_app.config["RQ_REDIS_URL"], socket_timeout=2), cleanup=False)
     except Exception:  # the broker is down; the page already says so
         return []
 

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.tasks.rq_compat.enqueueing import DEFAULT_RESULT_TTL
+from app.tasks.rq_compat.job import Job
 from app.tasks.rq_compat.queue import Queue
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from app.tasks.rq_compat.options import Retry
+    from app.tasks.rq_compat.record import CallbackSpec, DependsOn
 
 
 class job:  # noqa: N801 (RQ's name)
@@ -18,24 +25,24 @@ class job:  # noqa: N801 (RQ's name)
     def __init__(
         self,
         queue: Queue | str,
-        connection: Any,
+        connection: Redis,
         timeout: int | None = None,
         result_ttl: int = DEFAULT_RESULT_TTL,
         ttl: int | None = None,
-        queue_class: Any = None,
-        depends_on: list[Any] | None = None,
+        queue_class: type[Queue] | None = None,
+        depends_on: DependsOn | None = None,
         at_front: bool = False,
-        meta: dict | None = None,
+        meta: dict[str, Any] | None = None,
         description: str | None = None,
         failure_ttl: int | None = None,
-        retry: Any = None,
-        on_failure: Any = None,
-        on_success: Any = None,
-        on_stopped: Any = None,
-        webhooks: Any = None,
+        retry: Retry | None = None,
+        on_failure: CallbackSpec | None = None,
+        on_success: CallbackSpec | None = None,
+        on_stopped: CallbackSpec | None = None,
+        webhooks: object = None,
     ) -> None:
         self.queue, self.connection, self.queue_class = queue, connection, queue_class or Queue
-        self.settings = {
+        self.settings: dict[str, Any] = {
             "timeout": timeout,
             "result_ttl": result_ttl,
             "ttl": ttl,
@@ -52,7 +59,7 @@ class job:  # noqa: N801 (RQ's name)
 
     def __call__(self, f: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(f)
-        def delay(*args: Any, **kwargs: Any) -> Any:
+        def delay(*args: Any, **kwargs: Any) -> Job:
             queue = (
                 self.queue
                 if isinstance(self.queue, Queue)

@@ -1,7 +1,6 @@
-"""Running a job on a worker and recording its outcome, with RQ's rules (status, registries, retries, callbacks).
+"""Running a job: on a worker for a Celery message, inline for is_async=False, and after the pool killed it.
 
-Every write that ends a run is guarded: it happens only while the record still says `started` by this very
-Celery message, so a stop, a cancel or a late duplicate can never be overwritten by a worker finishing late.
+The one place a job's function is called. How each run ends is recorded by outcomes.py.
 """
 
 from __future__ import annotations
@@ -13,18 +12,21 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from redis import WatchError
 
-from app.tasks.rq_compat import keys
-from app.tasks.rq_compat.enqueueing import DEFAULT_RESULT_TTL, ready_dependents, stage_dependents
+from app.tasks.rq_compat import keys, outcomes
+from app.tasks.rq_compat.enqueueing import DEFAULT_RESULT_TTL
 from app.tasks.rq_compat.exceptions import AbandonedJobError, JobTimeoutException, NoSuchJobError
-from app.tasks.rq_compat.options import JobStatus
-from app.tasks.rq_compat.results import Result
-from app.tasks.rq_compat.utils import as_text, current_timestamp, now, utcformat
+from app.tasks.rq_compat.options import JobStatus, Retry
+from app.tasks.rq_compat.utils import Serializer, as_text, current_timestamp, now, utcformat
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from app.tasks.rq_compat.job import Job
 
 log = logging.getLogger(__name__)
 STOPPED_TEXT = "Job stopped by user, work-horse terminated."
@@ -45,7 +47,9 @@ return "ok"
 """
 
 
-def claim(connection: Any, job_id: str, origin: str, dispatch_id: str, worker_name: str, deadline: float | None) -> str:
+def claim(
+    connection: Redis, job_id: str, origin: str, dispatch_id: str, worker_name: str, deadline: float | None
+) -> str:
     """queued/scheduled -> started, atomically, if this message is still the job's current one; 'ok' or why not."""
     score = current_timestamp() + int(deadline) + 60 if deadline else "+inf"
     outcome = connection.eval(
@@ -66,7 +70,8 @@ def claim(connection: Any, job_id: str, origin: str, dispatch_id: str, worker_na
 
 
 def perform_dispatch(
-    connection: Any,
+    connection: Redis,
+    job_class: type[Job],
     job_id: str,
     dispatch_id: str,
     worker_name: str,
@@ -75,10 +80,8 @@ def perform_dispatch(
 ) -> Any:
     """Run the job a Celery message points at, unless it was canceled, deleted, or already ran."""
     # `limits` is the message's (hard, soft) pair: the hard one bounds the started-registry entry.
-    from app.tasks.rq_compat.job import Job
-
     try:
-        job = Job.fetch(job_id, connection=connection)
+        job = job_class.fetch(job_id, connection=connection)
     except NoSuchJobError:  # deleted, emptied, or its ttl ran out while queued: drop it like RQ's dequeue does
         log.info("RQ job %s no longer exists; message %s ignored", job_id, dispatch_id)
         if queue_name:
@@ -93,7 +96,7 @@ def perform_dispatch(
 
 
 @contextmanager
-def rq_timeouts(job: Any, soft_limit: float | None) -> Iterator[None]:
+def rq_timeouts(job: Job, soft_limit: float | None) -> Iterator[None]:
     """Celery's soft time limit surfaces as RQ's JobTimeoutException."""
     try:
         yield
@@ -102,28 +105,34 @@ def rq_timeouts(job: Any, soft_limit: float | None) -> Iterator[None]:
         raise JobTimeoutException(f"Task exceeded maximum timeout value ({seconds:g} seconds)") from exc
 
 
-def execute(job: Any, worker_name: str, dispatch_id: str, soft_limit: float | None = None) -> Any:
+def execute(job: Job, worker_name: str, dispatch_id: str, soft_limit: float | None = None) -> Any:
     """Perform, run the callback, record: RQ's perform_job. Re-raises a failure so Celery (and Flower) see it."""
-    from app.tasks.rq_compat.queue import Queue
-
-    queue = Queue(job.origin, connection=job.connection, serializer=job.serializer)
     try:
         with rq_timeouts(job, soft_limit):
             value = job.perform()
-            job.ended_at, job._status = now(), JobStatus.FINISHED
+            job.ended_at = now()
+            if isinstance(value, Retry):  # no success callback for a retry, as in RQ
+                outcomes.finish_retry_returned(job, value, worker_name, dispatch_id)
+                return value
+            job._status = JobStatus.FINISHED
             run_callback(job, "success", value)
     except Exception:
-        exc_info = sys.exc_info()
-        job.ended_at, job._status = job.ended_at or now(), JobStatus.FAILED
-        exc_string = "".join(traceback.format_exception(*exc_info))
-        try:
-            run_callback(job, "failure", *exc_info)
-        except Exception:
-            exc_string = "".join(traceback.format_exception(*sys.exc_info()))
-        finish_failure(job, queue, exc_string, worker_name, dispatch_id)
-        raise exc_info[1].with_traceback(exc_info[2])  # type: ignore[union-attr]  # noqa: B904 (the job's own error, as raised)
-    finish_success(job, queue, worker_name, dispatch_id)
+        _fail(job, worker_name, dispatch_id)
+        raise  # the job's own error, so Celery (and Flower) see it
+    outcomes.finish_success(job, worker_name, dispatch_id)
     return value
+
+
+def _fail(job: Job, worker_name: str, dispatch_id: str) -> None:
+    """Inside `except`: run the failure callback, then record the failure (or the retry)."""
+    exc_info = sys.exc_info()
+    job.ended_at, job._status = job.ended_at or now(), JobStatus.FAILED
+    exc_string = "".join(traceback.format_exception(*exc_info))
+    try:
+        run_callback(job, "failure", *exc_info)
+    except Exception:
+        exc_string = "".join(traceback.format_exception(*sys.exc_info()))
+    outcomes.finish_failure(job, exc_string, worker_name, dispatch_id)
 
 
 @contextmanager
@@ -133,7 +142,7 @@ def deadline(seconds: int) -> Iterator[None]:
         yield
         return
 
-    def expire(signum: int, frame: Any) -> None:
+    def expire(signum: int, frame: FrameType | None) -> None:
         raise JobTimeoutException(f"Task exceeded maximum timeout value ({seconds} seconds)")
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -145,7 +154,7 @@ def deadline(seconds: int) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def run_callback(job: Any, kind: str, *args: Any, enforce_timeout: bool = True) -> None:
+def run_callback(job: Job, kind: str, *args: Any, enforce_timeout: bool = True) -> None:
     """Call the job's success/failure/stopped callback with RQ's arguments (job, connection, ...)."""
     callback = job.callback(kind)
     if callback is None:
@@ -157,136 +166,65 @@ def run_callback(job: Any, kind: str, *args: Any, enforce_timeout: bool = True) 
         callback(job, job.connection, *args)
 
 
-def _still_running(pipe: Any, job: Any, dispatch_id: str) -> bool:
-    """The guard: the record still says `started` by this message (read under WATCH)."""
-    status, current = pipe.hmget(job.key, ["status", "celery_task_id"])
-    return bool(status and current) and as_text(status) == "started" and as_text(current) == dispatch_id
-
-
-def _execution(job: Any, dispatch_id: str) -> dict[str, Any]:
-    """Result fields describing this execution."""
-    return {"execution_id": dispatch_id, "execution_started_at": job.started_at, "execution_ended_at": job.ended_at}
-
-
-def record_success(job: Any, result_ttl: int, pipe: Any, worker_name: str, dispatch_id: str | None = None) -> None:
-    """Status finished, the result stored, the finished registry (RQ's _handle_success)."""
-    job.set_status(JobStatus.FINISHED, pipeline=pipe)
-    job.save(pipeline=pipe, include_meta=False, include_result=False)
-    if result_ttl != 0:
-        Result.create(
-            job,
-            Result.Type.SUCCESSFUL,
-            result_ttl,
-            return_value=job._result,
-            worker_name=worker_name,
-            pipeline=pipe,
-            **(_execution(job, dispatch_id) if dispatch_id else {}),
-        )
-        job.finished_job_registry.add(job, result_ttl, pipe)
-
-
-def record_failure(job: Any, exc_string: str, pipe: Any, worker_name: str, dispatch_id: str | None = None) -> None:
-    """The failed registry and a failure result (RQ's _handle_failure)."""
-    job.failed_job_registry.add(job, ttl=job.failure_ttl, exc_string=exc_string, pipeline=pipe)
-    Result.create_failure(
-        job,
-        job.failure_ttl,
-        exc_string,
-        worker_name=worker_name,
-        pipeline=pipe,
-        **(_execution(job, dispatch_id) if dispatch_id else {}),
-    )
-
-
-def _guarded(job: Any, dispatch_id: str, stage: Any, watch_dependents: bool = False) -> bool:
-    """Run `stage(pipe)` in one MULTI if the job is still ours; retry on a concurrent change. False if not ours."""
-    with job.connection.pipeline() as pipe:
-        while True:
-            try:
-                pipe.watch(job.key, *([job.dependents_key] if watch_dependents else []))
-                if not _still_running(pipe, job, dispatch_id):
-                    log.info("RQ job %s was finalized elsewhere; outcome of %s dropped", job.id, dispatch_id)
-                    return False
-                stage(pipe)
-                pipe.execute()
-                return True
-            except WatchError:
-                continue
-
-
-def finish_success(job: Any, queue: Any, worker_name: str, dispatch_id: str) -> bool:
-    """Record success and queue the dependents that were waiting, in one transaction."""
-    result_ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
-
-    def stage(pipe: Any) -> None:
-        ready, ids = ready_dependents(queue, job, pipe, refresh_job_status=False)
-        pipe.multi()
-        stage_dependents(queue, job, ready, ids, pipe)
-        if result_ttl != 0:
-            record_success(job, result_ttl, pipe, worker_name, dispatch_id)
-        job.cleanup(result_ttl, pipeline=pipe, remove_from_queue=False)
-        pipe.zrem(queue.started_job_registry.key, f"{job.id}:{dispatch_id}")
-
-    return _guarded(job, dispatch_id, stage, watch_dependents=True)
-
-
-def finish_failure(
-    job: Any, queue: Any, exc_string: str, worker_name: str, dispatch_id: str, stopped: bool = False
-) -> bool:
-    """Record failure (or stop), or schedule the retry; then release dependents that allow failure."""
-    retry = job.should_retry and not stopped
-
-    def stage(pipe: Any) -> None:
-        pipe.multi()
-        pipe.zrem(queue.started_job_registry.key, f"{job.id}:{dispatch_id}")
-        if retry:
-            retry_job(job, queue, pipe)
-            return
-        job.set_status(JobStatus.STOPPED if stopped else JobStatus.FAILED, pipeline=pipe)
-        record_failure(job, exc_string, pipe, worker_name, dispatch_id)
-
-    if not _guarded(job, dispatch_id, stage):
-        return False
-    if not retry:
-        queue.enqueue_dependents(job)
-    return True
-
-
-def retry_job(job: Any, queue: Any, pipe: Any) -> None:
-    """RQ's Job.retry: one retry fewer; queue again now, or schedule after the interval."""
-    interval = job.get_retry_interval()
-    job.retries_left = (job.retries_left or 1) - 1
-    if interval:
-        job._status = JobStatus.SCHEDULED
-        queue.schedule_job(job, now() + timedelta(seconds=interval), pipeline=pipe)
+def run_sync(job: Job) -> Job:
+    """is_async=False: run the job in this process, recording the outcome like a worker would."""
+    _start_inline(job)
+    try:
+        job.perform()
+        job.ended_at = now()
+        result_ttl = job.get_result_ttl(DEFAULT_RESULT_TTL)
+        with job.connection.pipeline() as pipe:
+            outcomes.record_success(job, result_ttl, pipe, worker_name="")
+            job.cleanup(result_ttl, pipeline=pipe)
+            pipe.execute()
+    except Exception:
+        exc_info = sys.exc_info()
+        with job.connection.pipeline() as pipe:
+            job.set_status(JobStatus.FAILED, pipeline=pipe)
+            outcomes.record_failure(job, "".join(traceback.format_exception(*exc_info)), pipe, worker_name="")
+            pipe.execute()
+        run_callback(job, "failure", *exc_info, enforce_timeout=False)
     else:
-        queue._enqueue_job(job, pipeline=pipe, at_front=job.enqueue_at_front_on_retry)
+        run_callback(job, "success", job.return_value(), enforce_timeout=False)
+    return job
 
 
-def finish_killed(connection: Any, job_id: str, dispatch_id: str, reason: str, detail: str) -> None:
+def _start_inline(job: Job) -> None:
+    """Mark an inline run started, as a worker's claim would."""
+    job.worker_name, job.started_at = "sync", now()
+    job.last_heartbeat, job._status = job.started_at, JobStatus.STARTED
+    stamp = utcformat(job.started_at)
+    with job.connection.pipeline() as pipe:
+        pipe.hset(
+            job.key, mapping={"last_heartbeat": stamp, "status": "started", "worker_name": "sync", "started_at": stamp}
+        )
+        pipe.persist(job.key)
+        pipe.execute()
+
+
+def finish_killed(
+    connection: Redis, job_class: type[Job], job_id: str, dispatch_id: str, reason: str, detail: str
+) -> None:
     """After the worker killed a job (stop, hard time limit, lost child): record it as RQ would."""
-    from app.tasks.rq_compat.queue import Queue
-
-    job = _running_job(connection, job_id, dispatch_id)
+    job = _running_job(connection, job_class, job_id, dispatch_id)
     if job is None:
         return
     job.ended_at = now()
-    queue = Queue(job.origin, connection=connection, serializer=job.serializer)
-    if reason == "stopped":
-        try:
-            run_callback(job, "stopped")
-        except Exception:
-            log.exception("RQ job %s: error while executing stopped callback", job_id)
-        finish_failure(job, queue, STOPPED_TEXT, job.worker_name or "", dispatch_id, stopped=True)
-    else:
-        finish_failure(job, queue, detail, job.worker_name or "", dispatch_id)
+    if reason != "stopped":
+        outcomes.finish_failure(job, detail, job.worker_name or "", dispatch_id)
+        return
+    try:
+        run_callback(job, "stopped")
+    except Exception:
+        log.exception("RQ job %s: error while executing stopped callback", job_id)
+    outcomes.finish_failure(job, STOPPED_TEXT, job.worker_name or "", dispatch_id, stopped=True)
 
 
-def abandon(connection: Any, job_id: str, dispatch_id: str, serializer: Any = None) -> None:
+def abandon(
+    connection: Redis, job_class: type[Job], job_id: str, dispatch_id: str, serializer: Serializer | None = None
+) -> None:
     """A started job whose deadline passed lost its worker: RQ's AbandonedJobError handling."""
-    from app.tasks.rq_compat.queue import Queue
-
-    job = _running_job(connection, job_id, dispatch_id, serializer)
+    job = _running_job(connection, job_class, job_id, dispatch_id, serializer)
     if job is None:
         return
     try:
@@ -294,15 +232,15 @@ def abandon(connection: Any, job_id: str, dispatch_id: str, serializer: Any = No
     except Exception:
         log.exception("RQ job %s: error while executing failure callback", job_id)
     text = f"Moved to FailedJobRegistry, due to AbandonedJobError, at {now()}"
-    finish_failure(job, Queue(job.origin, connection=connection), text, "", dispatch_id)
+    outcomes.finish_failure(job, text, "", dispatch_id)
 
 
-def _running_job(connection: Any, job_id: str, dispatch_id: str, serializer: Any = None) -> Any:
+def _running_job(
+    connection: Redis, job_class: type[Job], job_id: str, dispatch_id: str, serializer: Serializer | None = None
+) -> Job | None:
     """The job if it is still running under this message, else None."""
-    from app.tasks.rq_compat.job import Job
-
     try:
-        job = Job.fetch(job_id, connection=connection, serializer=serializer)
+        job = job_class.fetch(job_id, connection=connection, serializer=serializer)
     except NoSuchJobError:
         return None
     if job.get_status(refresh=False) != JobStatus.STARTED or job.celery_task_id != dispatch_id:

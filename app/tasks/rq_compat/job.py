@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.tasks.rq_compat import keys, local
+from app.tasks.rq_compat import dependencies, keys, local, outcomes, registry
 from app.tasks.rq_compat.exceptions import InvalidJobOperation
-from app.tasks.rq_compat.options import Callback, Dependency, JobStatus, Retry
-from app.tasks.rq_compat.record import JobRecord, parse_job_id, validate_job_id
+from app.tasks.rq_compat.options import Callback, JobStatus, Retry
+from app.tasks.rq_compat.record import Dependency, JobRecord, parse_job_id, validate_job_id
+from app.tasks.rq_compat.results import Result
 from app.tasks.rq_compat.utils import as_text
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
+    from app.tasks.rq_compat.queue import Queue
 
 __all__ = ["Callback", "Dependency", "Job", "JobStatus", "Retry", "parse_job_id", "validate_job_id"]
 
@@ -40,7 +47,7 @@ class Job(JobRecord):
             self._status = JobStatus(as_text(status))
         return self._status
 
-    def set_status(self, status: JobStatus, pipeline: Any = None) -> None:
+    def set_status(self, status: JobStatus, pipeline: Pipeline | None = None) -> None:
         """Write the status field."""
         self._status = status
         (pipeline if pipeline is not None else self.connection).hset(self.key, "status", status.value)
@@ -49,35 +56,38 @@ class Job(JobRecord):
         """The meta dict, reloaded from Redis unless refresh=False."""
         if refresh:
             raw = self.connection.hget(self.key, "meta")
-            self.meta = self.serializer.loads(raw) if raw else {}
+            self.meta = self.serializer.loads(raw) if isinstance(raw, bytes) else {}
         return self.meta
 
-    is_finished = property(lambda self: self.get_status() == JobStatus.FINISHED)
-    is_queued = property(lambda self: self.get_status() == JobStatus.QUEUED)
-    is_failed = property(lambda self: self.get_status() == JobStatus.FAILED)
-    is_started = property(lambda self: self.get_status() == JobStatus.STARTED)
-    is_deferred = property(lambda self: self.get_status() == JobStatus.DEFERRED)
-    is_canceled = property(lambda self: self.get_status() == JobStatus.CANCELED)
-    is_scheduled = property(lambda self: self.get_status() == JobStatus.SCHEDULED)
-    is_stopped = property(lambda self: self.get_status() == JobStatus.STOPPED)
+    def _is(self, status: JobStatus) -> bool:
+        """The stored status (read now) is `status`."""
+        return self.get_status() == status
+
+    is_finished = property(lambda self: self._is(JobStatus.FINISHED), doc="Finished (read from Redis).")
+    is_queued = property(lambda self: self._is(JobStatus.QUEUED), doc="Queued (read from Redis).")
+    is_failed = property(lambda self: self._is(JobStatus.FAILED), doc="Failed (read from Redis).")
+    is_started = property(lambda self: self._is(JobStatus.STARTED), doc="Started (read from Redis).")
+    is_deferred = property(lambda self: self._is(JobStatus.DEFERRED), doc="Deferred (read from Redis).")
+    is_canceled = property(lambda self: self._is(JobStatus.CANCELED), doc="Canceled (read from Redis).")
+    is_scheduled = property(lambda self: self._is(JobStatus.SCHEDULED), doc="Scheduled (read from Redis).")
+    is_stopped = property(lambda self: self._is(JobStatus.STOPPED), doc="Stopped (read from Redis).")
+    is_ready_to_enqueue = property(lambda self: self._is(JobStatus.READY_TO_ENQUEUE), doc="RQ 3.0's ready state.")
+
+    def should_enqueue_at_front(self) -> bool:
+        """Whether a released dependent goes to the front of its queue (RQ 3.0)."""
+        return bool(self.enqueue_at_front)
 
     # -- results
-    def latest_result(self, timeout: int = 0) -> Any:
+    def latest_result(self, timeout: int = 0) -> Result | None:
         """The newest Result; with a timeout, wait up to that many seconds for one."""
-        from app.tasks.rq_compat.results import Result
-
         return Result.fetch_latest(self, serializer=self.serializer, timeout=timeout)
 
-    def results(self) -> list[Any]:
+    def results(self) -> list[Result]:
         """Every stored Result, newest first."""
-        from app.tasks.rq_compat.results import Result
-
         return Result.all(self, serializer=self.serializer)
 
     def return_value(self, refresh: bool = False) -> Any:
         """The latest successful execution's return value, else None."""
-        from app.tasks.rq_compat.results import Result
-
         if refresh:
             self._cached_result = None
         if not self._cached_result:
@@ -95,8 +105,6 @@ class Job(JobRecord):
     @property
     def exc_info(self) -> str | None:
         """Deprecated in RQ: the traceback text of the latest failure."""
-        from app.tasks.rq_compat.results import Result
-
         warnings.warn("job.exc_info is deprecated, use job.latest_result() instead.", DeprecationWarning, stacklevel=2)
         if not self._cached_result:
             self._cached_result = self.latest_result()
@@ -107,32 +115,34 @@ class Job(JobRecord):
     # -- queue and registries
     def get_position(self) -> int | None:
         """Where the job stands in its queue (0 is next), or None."""
-        return self.connection.lpos(keys.queue_key(self.origin), self.id) if self.origin else None
+        position = self.connection.lpos(keys.queue_key(self.origin), self.id) if self.origin else None
+        return position if isinstance(position, int) else None
 
-    def _registry(self, name: str) -> Any:
-        from app.tasks.rq_compat import registry
+    def _registry(self, cls: type[registry.R]) -> registry.R:
+        """One of this job's queue's registries."""
+        return cls(self.origin, connection=self.connection, job_class=type(self), serializer=self.serializer)
 
-        return getattr(registry, name)(
-            self.origin, connection=self.connection, job_class=type(self), serializer=self.serializer
-        )
+    @property
+    def started_job_registry(self) -> registry.StartedJobRegistry:
+        """The running jobs of this job's queue."""
+        return self._registry(registry.StartedJobRegistry)
 
-    started_job_registry = property(lambda self: self._registry("StartedJobRegistry"))
-    finished_job_registry = property(lambda self: self._registry("FinishedJobRegistry"))
-    failed_job_registry = property(lambda self: self._registry("FailedJobRegistry"))
+    @property
+    def finished_job_registry(self) -> registry.FinishedJobRegistry:
+        """The finished jobs of this job's queue."""
+        return self._registry(registry.FinishedJobRegistry)
 
-    def _registry_for_status(self, status: str | None) -> Any:
+    @property
+    def failed_job_registry(self) -> registry.FailedJobRegistry:
+        """The failed jobs of this job's queue."""
+        return self._registry(registry.FailedJobRegistry)
+
+    def _registry_for_status(self, status: str | None) -> registry.BaseRegistry | None:
         """The registry a job with `status` sits in, if any."""
-        names = {
-            "finished": "FinishedJobRegistry",
-            "deferred": "DeferredJobRegistry",
-            "scheduled": "ScheduledJobRegistry",
-            "failed": "FailedJobRegistry",
-            "stopped": "FailedJobRegistry",
-            "canceled": "CanceledJobRegistry",
-        }
-        return self._registry(names[status]) if status in names else None
+        cls = registry.BY_STATUS.get(status or "")
+        return self._registry(cls) if cls is not None else None
 
-    def _remove_from_registries(self, pipeline: Any = None, remove_from_queue: bool = True) -> None:
+    def _remove_from_registries(self, pipeline: Pipeline | None = None, remove_from_queue: bool = True) -> None:
         """Take the job out of its queue list and whichever registry its stored status puts it in."""
         connection = pipeline if pipeline is not None else self.connection
         if remove_from_queue:
@@ -146,7 +156,7 @@ class Job(JobRecord):
 
     # -- lifecycle
     def cancel(
-        self, pipeline: Any = None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False
+        self, pipeline: Pipeline | None = None, enqueue_dependents: bool = False, remove_from_dependencies: bool = False
     ) -> None:
         """Cancel: a queued job never runs; it goes to the canceled registry."""
         if self.is_canceled:
@@ -157,36 +167,34 @@ class Job(JobRecord):
             for dependency_id in self._dependency_ids:
                 pipe.srem(keys.dependents_key(dependency_id), self.id)
         self.set_status(JobStatus.CANCELED, pipeline=pipe)
-        self._registry("CanceledJobRegistry").add(self, pipeline=pipe)
+        self._registry(registry.CanceledJobRegistry).add(self, pipeline=pipe)
         if pipeline is None:
             pipe.execute()
         if enqueue_dependents:
-            from app.tasks.rq_compat.queue import Queue
-
-            Queue(self.origin, connection=self.connection, serializer=self.serializer).enqueue_dependents(
-                self, exclude_job_id=self.id
-            )
+            dependencies.enqueue_dependents(self, exclude_job_id=self.id)
 
     def requeue(self, at_front: bool = False) -> Job:
         """Put a failed (or stopped) job back on its queue."""
         return self.failed_job_registry.requeue(self, at_front=at_front)
 
-    def delete(self, pipeline: Any = None, remove_from_queue: bool = True, delete_dependents: bool = False) -> None:
-        """Remove the job, its registry entries and (optionally) the jobs waiting for it."""
+    def delete(
+        self, pipeline: Pipeline | None = None, remove_from_queue: bool = True, delete_dependents: bool = False
+    ) -> None:
+        """Remove the job, its results, its registry entries and (optionally) the jobs waiting for it (RQ 3.0)."""
         connection = pipeline if pipeline is not None else self.connection
         self._remove_from_registries(pipeline=pipeline, remove_from_queue=remove_from_queue)
         if delete_dependents:
             self.delete_dependents(pipeline=pipeline)
-        connection.delete(self.key, self.dependents_key, self.dependencies_key)
+        connection.delete(self.key, self.dependents_key, self.dependencies_key, keys.results_key(self.id))
 
-    def delete_dependents(self, pipeline: Any = None) -> None:
+    def delete_dependents(self, pipeline: Pipeline | None = None) -> None:
         """Delete every job waiting for this one."""
         for job in self.fetch_many(self.dependent_ids, connection=self.connection, serializer=self.serializer):
             if job is not None:
                 job.delete(pipeline=pipeline, remove_from_queue=False)
         (pipeline if pipeline is not None else self.connection).delete(self.dependents_key)
 
-    def cleanup(self, ttl: int | None = None, pipeline: Any = None, remove_from_queue: bool = True) -> None:
+    def cleanup(self, ttl: int | None = None, pipeline: Pipeline | None = None, remove_from_queue: bool = True) -> None:
         """Let the record expire after ttl seconds: 0 deletes now, -1 (or None) keeps it."""
         if ttl == 0:
             self.delete(pipeline=pipeline, remove_from_queue=remove_from_queue)
@@ -215,11 +223,9 @@ class Job(JobRecord):
         index = max(len(self.retry_intervals) - (self.retries_left or 0), 0)
         return self.retry_intervals[min(index, len(self.retry_intervals) - 1)]
 
-    def retry(self, queue: Any, pipeline: Any) -> None:
+    def retry(self, queue: Queue, pipeline: Pipeline) -> None:
         """Queue the job again (or schedule it after its retry interval), one retry fewer."""
-        from app.tasks.rq_compat.execution import retry_job
-
-        retry_job(self, queue, pipeline)
+        outcomes.retry_job(self, pipeline)
 
     def perform(self) -> Any:
         """Run the function here and now, as the current job."""
@@ -257,16 +263,16 @@ class Job(JobRecord):
             return None
         return self.fetch(self._dependency_ids[0], connection=self.connection, serializer=self.serializer)
 
-    def fetch_dependencies(self, watch: bool = False, pipeline: Any = None) -> list[Job]:
+    def fetch_dependencies(self, watch: bool = False, pipeline: Pipeline | None = None) -> list[Job]:
         """The jobs this one depends on that still exist (WATCHed when asked)."""
         if watch and pipeline is not None and self._dependency_ids:
             pipeline.watch(*[keys.job_key(job_id) for job_id in self._dependency_ids])
         jobs = self.fetch_many(self._dependency_ids, connection=self.connection, serializer=self.serializer)
         return [job for job in jobs if job]
 
-    def register_dependency(self, pipeline: Any = None) -> None:
+    def register_dependency(self, pipeline: Pipeline | None = None) -> None:
         """Record this job as deferred and as a dependent of each of its dependencies."""
-        self._registry("DeferredJobRegistry").add(self, pipeline=pipeline, ttl=self.ttl)
+        self._registry(registry.DeferredJobRegistry).add(self, pipeline=pipeline, ttl=self.ttl)
         connection = pipeline if pipeline is not None else self.connection
         for dependency_id in self._dependency_ids:
             connection.sadd(keys.dependents_key(dependency_id), self.id)
@@ -275,7 +281,7 @@ class Job(JobRecord):
     def dependencies_are_met(
         self,
         parent_job: Job | None = None,
-        pipeline: Any = None,
+        pipeline: Pipeline | None = None,
         exclude_job_id: str | None = None,
         refresh_job_status: bool = True,
     ) -> bool:
@@ -307,7 +313,7 @@ class Job(JobRecord):
         return not (status == JobStatus.FAILED and not self.allow_dependency_failures)
 
 
-def get_current_job(connection: Any = None, job_class: Any = None) -> Job | None:
+def get_current_job(connection: Redis | None = None, job_class: type[Job] | None = None) -> Job | None:
     """The job being performed in this thread (inside a job), else None."""
     if connection:
         warnings.warn("connection argument for get_current_job is deprecated.", DeprecationWarning, stacklevel=2)

@@ -1,4 +1,4 @@
-"""Redis key names: exactly RQ 2.x's layout, so RQ's own tools (rq info, rq-dashboard) read our records."""
+"""Redis key names: exactly RQ's layout (2.x and 3.0 share it), so RQ's own tools (rq info, rq-dashboard) read them."""
 
 from __future__ import annotations
 

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.tasks.rq_compat.job import Job
 
 _state = threading.local()
 
 
-def _stack() -> list[Any]:
+def _stack() -> list[Job]:
     """This thread's stack of running jobs."""
     if not hasattr(_state, "jobs"):
         _state.jobs = []
-    return _state.jobs
+    jobs: list[Job] = _state.jobs
+    return jobs
 
 
-def push(job: Any) -> None:
+def push(job: Job) -> None:
     """A job starts running here."""
     _stack().append(job)
 
 
-def pop() -> Any:
+def pop() -> Job:
     """The running job is done."""
     return _stack().pop()
 
 
-def top() -> Any:
+def top() -> Job | None:
     """The job running here, or None."""
     stack = _stack()
     return stack[-1] if stack else None

@@ -1,16 +1,13 @@
-"""RQ's small value types: JobStatus, Retry, Callback, Dependency."""
+"""RQ's small value types: JobStatus, Retry, Callback (Dependency is in record.py: it names jobs)."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from app.tasks.rq_compat.utils import ensure_list, parse_timeout, resolve_function_reference
-
-if TYPE_CHECKING:
-    from app.tasks.rq_compat.job import Job
+from app.tasks.rq_compat.utils import parse_timeout, resolve_function_reference
 
 CALLBACK_TIMEOUT = 60
 
@@ -27,6 +24,8 @@ class JobStatus(str, Enum):  # noqa: UP042 (as RQ defines it: str() gives 'JobSt
     SCHEDULED = "scheduled"
     STOPPED = "stopped"
     CANCELED = "canceled"
+    RATE_LIMITED = "rate_limited"  # RQ 3.0; rate limits are refused here, so never written
+    READY_TO_ENQUEUE = "ready_to_enqueue"  # RQ 3.0; dependents move straight from deferred to queued here
 
 
 class Retry:
@@ -59,7 +58,7 @@ class Retry:
 class Callback:
     """A success/failure/stopped callback: a function or its dotted path, with a timeout (default 60 s)."""
 
-    def __init__(self, func: str | Callable[..., Any], timeout: Any | None = None) -> None:
+    def __init__(self, func: str | Callable[..., Any], timeout: int | str | None = None) -> None:
         if not isinstance(func, str) and not inspect.isfunction(func) and not inspect.isbuiltin(func):
             raise ValueError("Callback `func` must be a string or function")
         self.func = func
@@ -69,21 +68,3 @@ class Callback:
     def name(self) -> str:
         """The dotted path stored in the job record."""
         return self.func if isinstance(self.func, str) else resolve_function_reference(self.func)[1]
-
-
-class Dependency:
-    """Jobs (or ids) that must finish first; allow_failure also accepts their failure."""
-
-    def __init__(
-        self, jobs: Job | str | Sequence[Job | str], allow_failure: bool = False, enqueue_at_front: bool = False
-    ) -> None:
-        from app.tasks.rq_compat.job import Job
-
-        dependencies = ensure_list(jobs)
-        if not all(isinstance(job, (Job, str)) for job in dependencies if job):
-            raise ValueError("jobs: must contain objects of type Job and/or strings representing Job ids")
-        if not dependencies:
-            raise ValueError("jobs: cannot be empty.")
-        self.dependencies = dependencies
-        self.allow_failure = allow_failure
-        self.enqueue_at_front = enqueue_at_front

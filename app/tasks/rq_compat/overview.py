@@ -2,28 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
+
+from app.tasks.rq_compat.queue import Queue
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 COUNTS = ("queued", "started", "finished", "failed", "deferred", "scheduled", "canceled")
 
 
-def queue_counts(queue: Any, cleanup: bool = True) -> dict[str, Any]:
+class QueueCounts(TypedDict):
+    """One queue's row: its name, what waits in it, and each registry's size."""
+
+    name: str
+    queued: int
+    started: int
+    finished: int
+    failed: int
+    deferred: int
+    scheduled: int
+    canceled: int
+
+
+def queue_counts(queue: Queue, cleanup: bool = True) -> QueueCounts:
     """One queue's counts, as `rq info` computes them (with cleanup: expired registry entries dropped first,
     which can fail abandoned jobs and run their callbacks; a read-only page passes cleanup=False)."""
-    registries = {
-        "started": queue.started_job_registry,
-        "finished": queue.finished_job_registry,
-        "failed": queue.failed_job_registry,
-        "deferred": queue.deferred_job_registry,
-        "scheduled": queue.scheduled_job_registry,
-        "canceled": queue.canceled_job_registry,
-    }
-    counts = {name: registry.get_job_count(cleanup=cleanup) for name, registry in registries.items()}
-    return {"name": queue.name, "queued": queue.count, **counts}
+    return QueueCounts(
+        name=queue.name,
+        queued=queue.count,
+        started=queue.started_job_registry.get_job_count(cleanup=cleanup),
+        finished=queue.finished_job_registry.get_job_count(cleanup=cleanup),
+        failed=queue.failed_job_registry.get_job_count(cleanup=cleanup),
+        deferred=queue.deferred_job_registry.get_job_count(cleanup=cleanup),
+        scheduled=queue.scheduled_job_registry.get_job_count(cleanup=cleanup),
+        canceled=queue.canceled_job_registry.get_job_count(cleanup=cleanup),
+    )
 
 
-def queue_overview(connection: Any, cleanup: bool = True) -> list[dict[str, Any]]:
+def queue_overview(connection: Redis, cleanup: bool = True) -> list[QueueCounts]:
     """Every RQ queue in this Redis, by name: name, queued, started, finished, failed, deferred, scheduled, canceled."""
-    from app.tasks.rq_compat.queue import Queue
-
     return [queue_counts(queue, cleanup) for queue in sorted(Queue.all(connection=connection))]

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from functools import total_ordering
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from app.tasks.rq_compat import enqueueing, keys, registry
-from app.tasks.rq_compat.dispatch import Outbox, new_dispatch_id, publish
-from app.tasks.rq_compat.enqueueing import EnqueueData
+from app.tasks.rq_compat import dependencies, enqueueing, execution, keys, registry
+from app.tasks.rq_compat.dispatch import publish
+from app.tasks.rq_compat.enqueueing import DEFAULT_TIMEOUT, EnqueueData
 from app.tasks.rq_compat.exceptions import NoSuchJobError
 from app.tasks.rq_compat.job import Job
 from app.tasks.rq_compat.options import JobStatus
-from app.tasks.rq_compat.utils import as_text, import_attribute, now, parse_timeout, resolve_serializer
+from app.tasks.rq_compat.utils import Serializer, as_text, import_attribute, now, parse_timeout, resolve_serializer
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+
+    from app.tasks.rq_compat.options import Retry
+    from app.tasks.rq_compat.record import CallbackSpec, DependsOn
 
 EMPTY_SCRIPT = """
 local count = 0
@@ -27,6 +34,8 @@ while true do
 end
 return count
 """
+Func = Callable[..., Any] | str  # what RQ enqueues: a callable or its dotted path
+Args = tuple[Any, ...] | list[Any] | None
 
 
 @total_ordering
@@ -34,34 +43,38 @@ class Queue:
     """A named queue; enqueueing publishes to the Celery queue of the same name."""
 
     job_class: type[Job] = Job
-    DEFAULT_TIMEOUT = 180
+    DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
     redis_queue_namespace_prefix = keys.QUEUE_PREFIX
     redis_queues_keys = keys.QUEUES_SET
 
     def __init__(
         self,
         name: str = "default",
-        connection: Any = None,
+        connection: Redis | None = None,
         default_timeout: int | str | None = None,
         is_async: bool = True,
-        job_class: Any = None,
-        serializer: Any = None,
-        death_penalty_class: Any = None,
+        job_class: type[Job] | str | None = None,
+        serializer: Serializer | str | None = None,
+        death_penalty_class: object = None,
         **kwargs: Any,
     ) -> None:
         if not connection:
             raise TypeError("Queue() missing 1 required positional argument: 'connection'")
-        self.connection, self.name = connection, name
-        self._key = keys.queue_key(name)
+        self.connection: Redis = connection
+        self.name, self._key = name, keys.queue_key(name)
         self._default_timeout = parse_timeout(default_timeout) or self.DEFAULT_TIMEOUT
         self._is_async = kwargs.get("async", is_async)
         if job_class is not None:
-            self.job_class = import_attribute(job_class) if isinstance(job_class, str) else job_class  # type: ignore[assignment]
+            self.job_class = import_attribute(job_class) if isinstance(job_class, str) else job_class
         self.serializer = resolve_serializer(serializer)
 
     @classmethod
     def all(
-        cls, connection: Any, job_class: Any = None, serializer: Any = None, death_penalty_class: Any = None
+        cls,
+        connection: Redis,
+        job_class: type[Job] | None = None,
+        serializer: Serializer | str | None = None,
+        death_penalty_class: object = None,
     ) -> list[Queue]:
         """Every queue that has ever had a job."""
         return [
@@ -74,20 +87,16 @@ class Queue:
     def from_queue_key(
         cls,
         queue_key: str,
-        connection: Any,
-        job_class: Any = None,
-        serializer: Any = None,
-        death_penalty_class: Any = None,
+        connection: Redis,
+        job_class: type[Job] | None = None,
+        serializer: Serializer | str | None = None,
+        death_penalty_class: object = None,
     ) -> Queue:
         """The queue behind an `rq:queue:<name>` key."""
         if not queue_key.startswith(cls.redis_queue_namespace_prefix):
             raise ValueError(f"Not a valid RQ queue key: {queue_key}")
-        return cls(
-            queue_key[len(cls.redis_queue_namespace_prefix) :],
-            connection=connection,
-            job_class=job_class,
-            serializer=serializer,
-        )
+        name = queue_key[len(cls.redis_queue_namespace_prefix) :]
+        return cls(name, connection=connection, job_class=job_class, serializer=serializer)
 
     def __len__(self) -> int:
         return self.count
@@ -95,7 +104,7 @@ class Queue:
     def __bool__(self) -> bool:
         return True
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Queue]:
         yield self
 
     def __eq__(self, other: object) -> bool:
@@ -156,16 +165,17 @@ class Queue:
 
     def get_job_position(self, job_or_id: Job | str) -> int | None:
         """Where a job stands in the queue (0 is next)."""
-        return self.connection.lpos(self.key, job_or_id.id if isinstance(job_or_id, Job) else job_or_id)
+        position = self.connection.lpos(self.key, job_or_id.id if isinstance(job_or_id, Job) else job_or_id)
+        return position if isinstance(position, int) else None
 
-    def remove(self, job_or_id: Job | str, pipeline: Any = None) -> Any:
+    def remove(self, job_or_id: Job | str, pipeline: Pipeline | None = None) -> int:
         """Take a job id off the queue list."""
         job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
         return (pipeline if pipeline is not None else self.connection).lrem(self.key, 1, job_id)
 
     def empty(self) -> int:
         """Delete every queued job; their Celery messages then find nothing to run."""
-        return self.connection.eval(EMPTY_SCRIPT, 1, self.key, keys.JOB_PREFIX)
+        return int(self.connection.eval(EMPTY_SCRIPT, 1, self.key, keys.JOB_PREFIX))
 
     def delete(self, delete_jobs: bool = True) -> None:
         """Forget the queue (and, by default, its queued jobs)."""
@@ -176,7 +186,7 @@ class Queue:
             pipe.delete(self.key)
             pipe.execute()
 
-    def _registry(self, cls: type) -> Any:
+    def _registry(self, cls: type[registry.R]) -> registry.R:
         return cls(queue=self, job_class=self.job_class, serializer=self.serializer)
 
     started_job_registry = property(lambda self: self._registry(registry.StartedJobRegistry))
@@ -191,29 +201,30 @@ class Queue:
 
     def create_job(
         self,
-        func: Any,
-        args: Any = None,
-        kwargs: Any = None,
-        timeout: Any = None,
-        result_ttl: Any = None,
-        ttl: Any = None,
-        failure_ttl: Any = None,
+        func: Func,
+        args: Args = None,
+        kwargs: dict[str, Any] | None = None,
+        timeout: int | str | None = None,
+        result_ttl: int | str | None = None,
+        ttl: int | str | None = None,
+        failure_ttl: int | str | None = None,
         description: str | None = None,
-        depends_on: Any = None,
+        depends_on: DependsOn | None = None,
         job_id: str | None = None,
-        meta: dict | None = None,
+        meta: dict[str, Any] | None = None,
         status: JobStatus = JobStatus.QUEUED,
-        retry: Any = None,
-        repeat: Any = None,
+        retry: Retry | None = None,
+        repeat: object = None,
         *,
-        on_success: Any = None,
-        on_failure: Any = None,
-        on_stopped: Any = None,
-        webhooks: Any = None,
+        on_success: CallbackSpec | None = None,
+        on_failure: CallbackSpec | None = None,
+        on_stopped: CallbackSpec | None = None,
+        webhooks: object = None,
         group_id: str | None = None,
+        rate_limit: object = None,
     ) -> Job:
         """A job for this queue, with RQ's checks on timeout and ttl."""
-        enqueueing.refuse_unsupported(repeat, webhooks)
+        enqueueing.refuse_unsupported(repeat, webhooks, rate_limit)
         timeout = parse_timeout(timeout)
         if timeout == 0:
             raise ValueError("0 timeout is not allowed. Use -1 for infinite timeout")
@@ -225,9 +236,9 @@ class Queue:
             args=args,
             kwargs=kwargs,
             connection=self.connection,
-            result_ttl=result_ttl,
+            result_ttl=parse_timeout(result_ttl),
             ttl=ttl,
-            failure_ttl=failure_ttl,
+            failure_ttl=parse_timeout(failure_ttl),
             status=status,
             description=description,
             depends_on=depends_on,
@@ -243,54 +254,33 @@ class Queue:
             on_stopped=on_stopped,
         )
 
-    def enqueue(self, f: Any, *args: Any, **kwargs: Any) -> Job:
+    def enqueue(self, f: Func, *args: Any, **kwargs: Any) -> Job:
         """Queue `f(*args, **kwargs)`; RQ's own keyword arguments are taken out first."""
-        parsed = enqueueing.parse_args(f, *args, **kwargs)
-        return self.enqueue_call(
-            func=parsed.func,
-            args=parsed.args,
-            kwargs=parsed.kwargs,
-            timeout=parsed.timeout,
-            result_ttl=parsed.result_ttl,
-            ttl=parsed.ttl,
-            failure_ttl=parsed.failure_ttl,
-            description=parsed.description,
-            depends_on=parsed.depends_on,
-            job_id=parsed.job_id,
-            at_front=parsed.at_front,
-            meta=parsed.meta,
-            retry=parsed.retry,
-            repeat=parsed.repeat,
-            on_success=parsed.on_success,
-            on_failure=parsed.on_failure,
-            on_stopped=parsed.on_stopped,
-            pipeline=parsed.pipeline,
-            unique=parsed.unique,
-            webhooks=parsed.webhooks,
-        )
+        return self.enqueue_call(**enqueueing.parse_args(f, *args, **kwargs)._asdict())
 
     def enqueue_call(
         self,
-        func: Any,
-        args: Any = None,
-        kwargs: Any = None,
-        timeout: Any = None,
-        result_ttl: Any = None,
-        ttl: Any = None,
-        failure_ttl: Any = None,
+        func: Func,
+        args: Args = None,
+        kwargs: dict[str, Any] | None = None,
+        timeout: int | str | None = None,
+        result_ttl: int | str | None = None,
+        ttl: int | str | None = None,
+        failure_ttl: int | str | None = None,
         description: str | None = None,
-        depends_on: Any = None,
+        depends_on: DependsOn | None = None,
         job_id: str | None = None,
         at_front: bool = False,
-        meta: dict | None = None,
-        retry: Any = None,
-        repeat: Any = None,
-        on_success: Any = None,
-        on_failure: Any = None,
-        on_stopped: Any = None,
-        pipeline: Any = None,
+        meta: dict[str, Any] | None = None,
+        retry: Retry | None = None,
+        repeat: object = None,
+        on_success: CallbackSpec | None = None,
+        on_failure: CallbackSpec | None = None,
+        on_stopped: CallbackSpec | None = None,
+        rate_limit: object = None,
+        pipeline: Pipeline | None = None,
         unique: bool = False,
-        webhooks: Any = None,
+        webhooks: object = None,
     ) -> Job:
         """Queue a call given as explicit args and kwargs."""
         if unique and not job_id:
@@ -313,29 +303,30 @@ class Queue:
             on_failure=on_failure,
             on_stopped=on_stopped,
             webhooks=webhooks,
+            rate_limit=rate_limit,
         )
         return self.enqueue_job(job, pipeline=pipeline, at_front=at_front, unique=unique)
 
     @staticmethod
     def prepare_data(
-        func: Any,
-        args: Any = None,
-        kwargs: Any = None,
-        timeout: Any = None,
-        result_ttl: Any = None,
-        ttl: Any = None,
-        failure_ttl: Any = None,
+        func: Func,
+        args: Args = None,
+        kwargs: dict[str, Any] | None = None,
+        timeout: int | str | None = None,
+        result_ttl: int | str | None = None,
+        ttl: int | str | None = None,
+        failure_ttl: int | str | None = None,
         description: str | None = None,
-        depends_on: Any = None,
+        depends_on: DependsOn | None = None,
         job_id: str | None = None,
         at_front: bool = False,
-        meta: dict | None = None,
-        retry: Any = None,
-        on_success: Any = None,
-        on_failure: Any = None,
-        on_stopped: Any = None,
-        repeat: Any = None,
-        webhooks: Any = None,
+        meta: dict[str, Any] | None = None,
+        retry: Retry | None = None,
+        on_success: CallbackSpec | None = None,
+        on_failure: CallbackSpec | None = None,
+        on_stopped: CallbackSpec | None = None,
+        repeat: object = None,
+        webhooks: object = None,
     ) -> EnqueueData:
         """One call for enqueue_many()."""
         return EnqueueData(
@@ -360,9 +351,10 @@ class Queue:
         )
 
     def enqueue_many(
-        self, job_datas: Iterable[EnqueueData], pipeline: Any = None, group_id: str | None = None
+        self, job_datas: Iterable[EnqueueData], pipeline: Pipeline | None = None, group_id: str | None = None
     ) -> list[Job]:
         """Queue many prepared calls in one Redis transaction; the messages go out after it commits."""
+        job_datas = list(job_datas)
         pipe = pipeline if pipeline is not None else self.connection.pipeline()
         pipe.sadd(self.redis_queues_keys, self.key)
         jobs = [
@@ -380,35 +372,20 @@ class Queue:
 
     def _job_from_data(self, data: EnqueueData, group_id: str | None) -> Job:
         """A job from one prepare_data() tuple."""
-        return self.create_job(
-            data.func,
-            args=data.args,
-            kwargs=data.kwargs,
-            timeout=data.timeout,
-            result_ttl=data.result_ttl,
-            ttl=data.ttl,
-            failure_ttl=data.failure_ttl,
-            description=data.description,
-            depends_on=data.depends_on,
-            job_id=data.job_id,
-            meta=data.meta,
-            retry=data.retry,
-            repeat=data.repeat,
-            on_success=data.on_success,
-            on_failure=data.on_failure,
-            on_stopped=data.on_stopped,
-            webhooks=data.webhooks,
-            group_id=group_id,
-        )
+        fields = data._asdict()
+        del fields["at_front"]
+        return self.create_job(**fields, group_id=group_id)
 
-    def enqueue_job(self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False) -> Job:
+    def enqueue_job(
+        self, job: Job, pipeline: Pipeline | None = None, at_front: bool = False, unique: bool = False
+    ) -> Job:
         """Queue a created job, deferring it while its dependencies have not finished."""
         if unique and not job._id:
             raise ValueError("unique=True requires an explicit job_id")
         if unique and job._dependency_ids:
             raise ValueError("unique=True is not supported with job dependencies")
         job.origin = self.name
-        job = enqueueing.setup_dependencies(self, job, pipeline=pipeline)
+        job = dependencies.setup_dependencies(job, pipeline=pipeline)
         pipe = pipeline if pipeline is not None else self.connection.pipeline()
         pipe.sadd(self.redis_queues_keys, self.key)
         if job.get_status(refresh=False) != JobStatus.DEFERRED:
@@ -417,33 +394,19 @@ class Queue:
             pipe.execute()
         return job
 
-    def _prepare_for_queue(self, job: Job) -> None:
-        """Mark the job queued now, on this queue, with its timeout and the id of its next message."""
-        job.origin, job.enqueued_at, job._status = self.name, now(), JobStatus.QUEUED
-        if job.timeout is None:
-            job.timeout = self._default_timeout
-        job.celery_task_id = new_dispatch_id(job)
-
-    def _enqueue_job(self, job: Job, pipeline: Any = None, at_front: bool = False, unique: bool = False) -> Job:
+    def _enqueue_job(
+        self, job: Job, pipeline: Pipeline | None = None, at_front: bool = False, unique: bool = False
+    ) -> Job:
         """Queue without looking at dependencies: record it, then (after the commit) publish it."""
         was_deferred = job.get_status(refresh=False) == JobStatus.DEFERRED
-        self._prepare_for_queue(job)
+        enqueueing.prepare(job, self.name, self._default_timeout)
         if not self.is_async:
             return self._run_inline(job, unique)
         if unique:
             enqueueing.save_unique(job, "L" if at_front else "R")
             publish(job, at_front=at_front)
             return job
-        pipe = pipeline if pipeline is not None else self.connection.pipeline()
-        if was_deferred:
-            self.deferred_job_registry.remove(job, pipeline=pipe)
-        job.save(pipeline=pipe)
-        job.cleanup(ttl=job.ttl, pipeline=pipe)
-        (pipe.lpush if at_front else pipe.rpush)(self.key, job.id)
-        Outbox.of(pipe).add(job, at_front=at_front)
-        if pipeline is None:
-            pipe.execute()
-        return job
+        return enqueueing.push(job, pipeline=pipeline, at_front=at_front, was_deferred=was_deferred)
 
     def _run_inline(self, job: Job, unique: bool) -> Job:
         """is_async=False: save the job, then run it right here."""
@@ -455,74 +418,41 @@ class Queue:
                 job.save(pipeline=pipe)
                 job.cleanup(ttl=job.ttl, pipeline=pipe)
                 pipe.execute()
-        return enqueueing.run_sync(self, job)
+        return execution.run_sync(job)
 
-    def enqueue_at(self, datetime: datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
+    def enqueue_at(self, datetime: datetime, f: Func, *args: Any, **kwargs: Any) -> Job:
         """Run `f` at `datetime` (naive means local time, as in RQ)."""
-        parsed = enqueueing.parse_args(f, *args, **kwargs)
-        job = self.create_job(
-            parsed.func,
-            status=JobStatus.SCHEDULED,
-            args=parsed.args,
-            kwargs=parsed.kwargs,
-            timeout=parsed.timeout,
-            result_ttl=parsed.result_ttl,
-            ttl=parsed.ttl,
-            failure_ttl=parsed.failure_ttl,
-            description=parsed.description,
-            depends_on=parsed.depends_on,
-            job_id=parsed.job_id,
-            meta=parsed.meta,
-            retry=parsed.retry,
-            repeat=parsed.repeat,
-            on_success=parsed.on_success,
-            on_failure=parsed.on_failure,
-            on_stopped=parsed.on_stopped,
-            webhooks=parsed.webhooks,
-        )
-        if parsed.at_front:
+        fields = enqueueing.parse_args(f, *args, **kwargs)._asdict()
+        at_front, pipeline, unique = fields.pop("at_front"), fields.pop("pipeline"), fields.pop("unique")
+        job = self.create_job(status=JobStatus.SCHEDULED, **fields)
+        if at_front:
             job.enqueue_at_front = True
-        return self.schedule_job(job, datetime, pipeline=parsed.pipeline, unique=parsed.unique)
+        return self.schedule_job(job, datetime, pipeline=pipeline, unique=unique)
 
-    def enqueue_in(self, time_delta: timedelta, func: Any, *args: Any, **kwargs: Any) -> Job:
+    def enqueue_in(self, time_delta: timedelta, func: Func, *args: Any, **kwargs: Any) -> Job:
         """Run `func` after `time_delta`."""
         return self.enqueue_at(now() + time_delta, func, *args, **kwargs)
 
-    def schedule_job(self, job: Job, datetime: datetime, pipeline: Any = None, unique: bool = False) -> Job:
+    def schedule_job(self, job: Job, datetime: datetime, pipeline: Pipeline | None = None, unique: bool = False) -> Job:
         """Record the job as scheduled and publish it with Celery's ETA set to `datetime`."""
         if unique and not job._id:
             raise ValueError("unique=True requires an explicit job_id")
-        when = _aware(datetime)
-        job.origin, job._status = self.name, JobStatus.SCHEDULED
+        job.origin = self.name
         if job.timeout is None:
             job.timeout = self._default_timeout
-        job.celery_task_id = new_dispatch_id(job)
-        if unique:
-            enqueueing.save_unique(job, "N", (self.scheduled_job_registry.key, when.timestamp()))
-            publish(job, eta=when, at_front=bool(job.enqueue_at_front))
-            return job
-        pipe = pipeline if pipeline is not None else self.connection.pipeline()
-        pipe.sadd(self.redis_queues_keys, self.key)
-        job.set_status(JobStatus.SCHEDULED, pipeline=pipe)
-        job.save(pipeline=pipe)
-        job.cleanup(ttl=job.ttl, pipeline=pipe)
-        self.scheduled_job_registry.schedule(job, when, pipeline=pipe)
-        Outbox.of(pipe).add(job, eta=when, at_front=bool(job.enqueue_at_front))
-        if pipeline is None:
-            pipe.execute()
-        return job
+        return enqueueing.schedule(job, _aware(datetime), pipeline=pipeline, unique=unique)
 
     def enqueue_dependents(
-        self, job: Job, pipeline: Any = None, exclude_job_id: str | None = None, refresh_job_status: bool = True
-    ) -> None:
-        """Queue the jobs that were waiting for `job`, where their dependencies are now met."""
-        enqueueing.enqueue_dependents(
-            self, job, pipeline=pipeline, exclude_job_id=exclude_job_id, refresh_job_status=refresh_job_status
+        self, job: Job, exclude_job_id: str | None = None, refresh_job_status: bool = True
+    ) -> dict[str, list[str]]:
+        """Queue the jobs that were waiting for `job` where their dependencies are now met: {queue: [ids]}."""
+        return dependencies.enqueue_dependents(
+            job, exclude_job_id=exclude_job_id, refresh_job_status=refresh_job_status
         )
 
     def run_sync(self, job: Job) -> Job:
         """Run a job in this process."""
-        return enqueueing.run_sync(self, job)
+        return execution.run_sync(job)
 
 
 def _aware(moment: datetime) -> datetime:

@@ -1,4 +1,4 @@
-"""Job results, kept like RQ 2.x keeps them: one Redis stream per job, newest entry last."""
+"""Job results, kept like RQ 2.x and 3.0 keep them: one Redis stream per job, newest entry last."""
 
 from __future__ import annotations
 
@@ -7,12 +7,19 @@ import zlib
 from base64 import b64decode, b64encode
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from redis import connection as redis_connection
 
 from app.tasks.rq_compat.keys import results_key
-from app.tasks.rq_compat.utils import as_text, decode_hash, now, resolve_serializer
+from app.tasks.rq_compat.utils import Serializer, as_text, decode_hash, now, resolve_serializer
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from redis.client import Pipeline
+    from redis.typing import EncodableT, FieldT
+
+    from app.tasks.rq_compat.record import JobRecord
 
 UNSERIALIZABLE_RETURN_VALUE_PAYLOAD = "Unserializable return value"
 
@@ -33,13 +40,13 @@ class Result:
         self,
         job_id: str,
         type: Type,
-        connection: Any,
+        connection: Redis,
         id: str | None = None,
         created_at: datetime | None = None,
         return_value: Any = None,
         exc_string: str | None = None,
         worker_name: str = "",
-        serializer: Any = None,
+        serializer: Serializer | str | None = None,
         execution_id: str | None = None,
         execution_started_at: datetime | None = None,
         execution_ended_at: datetime | None = None,
@@ -68,13 +75,13 @@ class Result:
     @classmethod
     def create(
         cls,
-        job: Any,
+        job: JobRecord,
         type: Type,
         ttl: int | None,
         return_value: Any = None,
         exc_string: str | None = None,
         worker_name: str = "",
-        pipeline: Any = None,
+        pipeline: Pipeline | None = None,
         execution_id: str | None = None,
         execution_started_at: datetime | None = None,
         execution_ended_at: datetime | None = None,
@@ -97,33 +104,113 @@ class Result:
 
     @classmethod
     def create_failure(
-        cls, job: Any, ttl: int | None, exc_string: str, worker_name: str = "", pipeline: Any = None, **execution: Any
+        cls,
+        job: JobRecord,
+        ttl: int | None,
+        exc_string: str,
+        worker_name: str = "",
+        pipeline: Pipeline | None = None,
+        execution_id: str | None = None,
+        execution_started_at: datetime | None = None,
+        execution_ended_at: datetime | None = None,
     ) -> Result:
         """Record a failure with its traceback text."""
         return cls.create(
-            job, cls.Type.FAILED, ttl, exc_string=exc_string, worker_name=worker_name, pipeline=pipeline, **execution
+            job,
+            cls.Type.FAILED,
+            ttl,
+            exc_string=exc_string,
+            worker_name=worker_name,
+            pipeline=pipeline,
+            execution_id=execution_id,
+            execution_started_at=execution_started_at,
+            execution_ended_at=execution_ended_at,
         )
 
     @classmethod
-    def all(cls, job: Any, serializer: Any = None) -> list[Result]:
+    def create_retried(
+        cls,
+        job: JobRecord,
+        ttl: int | None,
+        return_value: Any,
+        worker_name: str,
+        execution_id: str | None = None,
+        execution_started_at: datetime | None = None,
+        execution_ended_at: datetime | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> Result:
+        """Record an execution that returned Retry(...) and will run again."""
+        execution = (execution_id, execution_started_at, execution_ended_at)
+        return cls._create_with(job, cls.Type.RETRIED, ttl, return_value, worker_name, execution, pipeline)
+
+    @classmethod
+    def create_max_retries_exceeded(
+        cls,
+        job: JobRecord,
+        ttl: int | None,
+        return_value: Any,
+        worker_name: str,
+        execution_id: str | None = None,
+        execution_started_at: datetime | None = None,
+        execution_ended_at: datetime | None = None,
+        pipeline: Pipeline | None = None,
+    ) -> Result:
+        """Record an execution that returned Retry(...) once no retry was left."""
+        execution = (execution_id, execution_started_at, execution_ended_at)
+        return cls._create_with(job, cls.Type.MAX_RETRIES_EXCEEDED, ttl, return_value, worker_name, execution, pipeline)
+
+    @classmethod
+    def _create_with(
+        cls,
+        job: JobRecord,
+        type: Type,
+        ttl: int | None,
+        return_value: Any,
+        worker_name: str,
+        execution: tuple[str | None, datetime | None, datetime | None],
+        pipeline: Pipeline | None,
+    ) -> Result:
+        """create() with the execution given as one (id, started_at, ended_at) triple."""
+        execution_id, started_at, ended_at = execution
+        return cls.create(
+            job,
+            type,
+            ttl,
+            return_value=return_value,
+            worker_name=worker_name,
+            pipeline=pipeline,
+            execution_id=execution_id,
+            execution_started_at=started_at,
+            execution_ended_at=ended_at,
+        )
+
+    @classmethod
+    def fetch(cls, job: JobRecord, serializer: Serializer | str | None = None) -> Result | None:
+        """RQ keeps this for compatibility and always answers None; so do we."""
+        return None
+
+    @classmethod
+    def all(cls, job: JobRecord, serializer: Serializer | str | None = None) -> list[Result]:
         """Every stored result of `job`, newest first."""
-        entries = job.connection.xrevrange(results_key(job.id), "+", "-")
+        entries = cast(list[tuple[bytes, dict[bytes, bytes]]], job.connection.xrevrange(results_key(job.id), "+", "-"))
         return [
             cls.restore(job.id, as_text(entry_id), payload, job.connection, serializer) for entry_id, payload in entries
         ]
 
     @classmethod
-    def count(cls, job: Any) -> int:
+    def count(cls, job: JobRecord) -> int:
         """How many results are stored."""
         return job.connection.xlen(results_key(job.id))
 
     @classmethod
-    def delete_all(cls, job: Any) -> None:
+    def delete_all(cls, job: JobRecord) -> None:
         """Forget every result of `job`."""
         job.connection.delete(results_key(job.id))
 
     @classmethod
-    def fetch_latest(cls, job: Any, serializer: Any = None, timeout: int = 0) -> Result | None:
+    def fetch_latest(
+        cls, job: JobRecord, serializer: Serializer | str | None = None, timeout: int = 0
+    ) -> Result | None:
         """The newest result; with a timeout, block up to that many seconds for the first one."""
         key = results_key(job.id)
         if timeout:
@@ -139,7 +226,14 @@ class Result:
         return cls.restore(job.id, as_text(entry_id), payload, job.connection, serializer or job.serializer)
 
     @classmethod
-    def restore(cls, job_id: str, result_id: str, payload: dict, connection: Any, serializer: Any = None) -> Result:
+    def restore(
+        cls,
+        job_id: str,
+        result_id: str,
+        payload: dict[bytes, bytes],
+        connection: Redis,
+        serializer: Serializer | str | None = None,
+    ) -> Result:
         """A Result from one stream entry."""
         fields = decode_hash(payload)
         serializer = resolve_serializer(serializer)
@@ -160,7 +254,7 @@ class Result:
             execution_ended_at=_stamp(fields.get("execution_ended_at")),
         )
 
-    def save(self, ttl: int | None, pipeline: Any = None) -> str | None:
+    def save(self, ttl: int | None, pipeline: Pipeline | None = None) -> str | None:
         """Append to the job's stream (capped at 10 entries) and set the stream's expiry."""
         connection = pipeline if pipeline is not None else self.connection
         entry_id = connection.xadd(self.get_key(self.job_id), self.serialize(), maxlen=10)
@@ -173,9 +267,9 @@ class Result:
                 connection.expire(self.get_key(self.job_id), ttl)
         return self.id
 
-    def serialize(self) -> dict[str, Any]:
+    def serialize(self) -> dict[FieldT, EncodableT]:
         """The stream entry's fields, as RQ writes them."""
-        data: dict[str, Any] = {"type": self.type.value, "worker_name": self.worker_name}
+        data: dict[FieldT, EncodableT] = {"type": self.type.value, "worker_name": self.worker_name}
         if self.exc_string is not None:
             data["exc_string"] = b64encode(zlib.compress(self.exc_string.encode())).decode()
         if self.return_value is not None:
@@ -192,7 +286,7 @@ class Result:
         return data
 
 
-def _wait_for_entry(connection: Any, key: str, timeout: float) -> Any:
+def _wait_for_entry(connection: Redis, key: str, timeout: float) -> Any:
     """XREAD BLOCK for up to `timeout` seconds; None if nothing arrived."""
     # In slices shorter than the client's socket timeout (5 s by default since redis-py 8): one long BLOCK would
     # end in a socket TimeoutError.

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import builtins
 import calendar
 import importlib
 import inspect
 import json
 import numbers
 import pickle
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from app.tasks.rq_compat.exceptions import TimeoutFormatError
 
@@ -44,12 +45,16 @@ def current_timestamp() -> int:
     return calendar.timegm(now().utctimetuple())
 
 
-def as_text(value: bytes | str) -> str:
-    """Decode bytes from Redis; leave text alone."""
-    return value.decode() if isinstance(value, bytes) else value
+def as_text(value: object) -> str:
+    """Decode bytes from Redis; leave text alone (redis-py types its answers wider than RQ's data)."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected bytes or str from Redis, got {type(value).__name__}")
 
 
-def decode_hash(raw: dict) -> dict[str, bytes]:
+def decode_hash(raw: Mapping[Any, Any]) -> dict[str, bytes]:
     """A Redis hash with text field names."""
     return {as_text(key): value for key, value in raw.items()}
 
@@ -61,7 +66,7 @@ def parse_timeout(timeout: float | str | bytes | None) -> int | None:
     try:
         return int(timeout)
     except ValueError:
-        text = as_text(timeout)  # type: ignore[arg-type]
+        text = as_text(timeout)
         try:
             return int(text[:-1]) * UNITS[text[-1:].lower()]
         except (ValueError, KeyError):
@@ -87,7 +92,7 @@ def get_call_string(func_name: str | None, args: Iterable, kwargs: dict, max_len
     return f"{func_name}({', '.join(parts)})"
 
 
-def resolve_function_reference(func: Any) -> tuple[Any, str]:
+def resolve_function_reference(func: Callable[..., Any] | str) -> tuple[Any, str]:
     """(instance, name) for a function, bound method, callable object or dotted-path string."""
     if inspect.ismethod(func):
         return func.__self__, func.__name__
@@ -100,8 +105,8 @@ def resolve_function_reference(func: Any) -> tuple[Any, str]:
     raise TypeError(f"Expected a callable or a string, but got: {func}")
 
 
-def import_attribute(name: str) -> Callable[..., Any]:
-    """Import `package.module.attr` (also `module.Class.staticmethod`, or a builtin's bare name)."""
+def import_attribute(name: str) -> Any:
+    """Import `package.module.attr` (also `module.Class.staticmethod`, or a builtin's bare name): whatever it is."""
     module_bits, attribute_bits = name.split(".")[:-1], [name.split(".")[-1]]
     module = None
     while module_bits:
@@ -111,8 +116,6 @@ def import_attribute(name: str) -> Callable[..., Any]:
         except ImportError:
             attribute_bits.insert(0, module_bits.pop())
     if module is None:
-        import builtins
-
         if hasattr(builtins, name):
             return getattr(builtins, name)
         raise ValueError(f"Invalid attribute name: {name}")
@@ -124,11 +127,19 @@ def import_attribute(name: str) -> Callable[..., Any]:
     return target
 
 
-def ensure_list(obj: Any) -> list:
+def ensure_list(obj: object) -> list[Any]:
     """A list of the items of a non-string iterable, or [obj]."""
     if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes, dict)):
         return list(obj)
     return [obj]
+
+
+class Serializer(Protocol):
+    """What RQ accepts as a serializer: anything with dumps and loads (a class, an instance or a module)."""
+
+    def dumps(self, obj: Any, /) -> bytes: ...  # noqa: D102
+
+    def loads(self, data: bytes, /) -> Any: ...  # noqa: D102
 
 
 class DefaultSerializer:
@@ -152,10 +163,10 @@ class JSONSerializer:
         return json.loads(as_text(data))
 
 
-SERIALIZER_ALIASES: dict[str, Any] = {"json": JSONSerializer, "pickle": DefaultSerializer}
+SERIALIZER_ALIASES: dict[str, Serializer] = {"json": JSONSerializer, "pickle": DefaultSerializer}
 
 
-def resolve_serializer(serializer: Any = None) -> Any:
+def resolve_serializer(serializer: Serializer | str | None = None) -> Serializer:
     """None means pickle; 'json'/'pickle' aliases or a dotted path are imported; anything with dumps/loads."""
     if not serializer:
         return DefaultSerializer
@@ -166,7 +177,7 @@ def resolve_serializer(serializer: Any = None) -> Any:
     return serializer
 
 
-def serializer_path(serializer: Any) -> str:
+def serializer_path(serializer: Serializer) -> str:
     """A dotted path workers can import to get the same serializer back ('' for the default)."""
     if serializer is DefaultSerializer:
         return ""
