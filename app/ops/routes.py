@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -53,7 +54,7 @@ def workers() -> str:
     )
 
 
-def _rq_overview() -> list[dict[str, object]]:
+def _rq_overview() -> Sequence[Mapping[str, object]]:
     """The RQ-compatible API's queues, when any exist."""
     try:
         from redis import Redis
