@@ -26,6 +26,19 @@ def add_hosts(app: Flask, *names: str, group: str | None = None, **variables: An
         db.session.commit()
 
 
+def job_record(**fields: Any) -> Job:
+    """An unsaved playbook job for tests/echo.yml, with `fields` changed (status, params, created_by...)."""
+    defaults: dict[str, Any] = {
+        "kind": "playbook",
+        "name": "tests/echo.yml",
+        "created_by": "oper",
+        "soft_time_limit": 60,
+        "time_limit": 120,
+        "params": {"playbook": "tests/echo.yml"},
+    }
+    return Job(**{**defaults, **fields})
+
+
 def job_row(app: Flask, job_id: int) -> Job:
     """A fresh copy of the job row (detached, with targets and results loaded)."""
     with app.app_context():

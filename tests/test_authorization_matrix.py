@@ -16,9 +16,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import VM, Group, Host, HostResult, Job, Provider, User
+from app.models import VM, Group, Host, HostResult, Provider, User
 from tests.conftest import CSRF_RE, PASSWORD
-from tests.jobs_helpers import add_hosts
+from tests.jobs_helpers import add_hosts, job_record
 from tests.services import free_port
 
 ROLES = ("anonymous", "viewer", "operator", "admin")
@@ -102,15 +102,7 @@ def seed(app) -> dict[str, str]:
         user.set_password(PASSWORD)
         provider = Provider(name="local", uri="test:///default")
         vm = VM(name="matrix-vm", provider=provider, vcpus=1, memory_mib=256, disk_gib=1, state="stopped")
-        job = Job(
-            kind="playbook",
-            name="tests/echo.yml",
-            created_by="oper",
-            soft_time_limit=60,
-            time_limit=120,
-            status="failed",
-            params={"playbook": "tests/echo.yml"},
-        )
+        job = job_record(status="failed")
         job.host_results = [HostResult(host="matrix-01", failed=1)]
         db.session.add_all([user, vm, job])
         db.session.commit()

@@ -9,22 +9,15 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.jobcore.transitions import transition
-from app.models import Job, JobLine
+from app.models import JobLine
 from app.models.job import JobTarget
+from tests.jobs_helpers import job_record
 
 
 def make_job(app, status: str = "running", lines: int = 0) -> int:
     """A job row with `lines` numbered log lines, written the way the worker writes them."""
     with app.app_context():
-        job = Job(
-            kind="playbook",
-            name="tests/echo.yml",
-            created_by="oper",
-            soft_time_limit=60,
-            time_limit=120,
-            status=status,
-            params={},
-        )
+        job = job_record(status=status, params={})
         job.targets = [JobTarget(kind="host", name="web-01")]
         db.session.add(job)
         db.session.flush()

@@ -12,6 +12,9 @@ import sqlalchemy as sa
 
 from app.ansible.runner import RunSpec, run_playbook
 from app.ansible.variables import MASK, as_data, connection_vars, looks_secret, mask_text, masked, secret_values
+from app.extensions import db
+from app.models import Host, HostResult, Job
+from tests.jobs_helpers import add_hosts, job_record, job_text, latest_job_id, run_form, wait_status
 
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
 
@@ -121,7 +124,6 @@ def test_the_restart_playbook_takes_a_unit_name_not_arguments(tmp_path):
 
 
 def test_an_operator_may_not_pass_connection_settings_but_an_admin_may(app, auth):
-    from tests.jobs_helpers import add_hosts, latest_job_id, run_form
 
     add_hosts(app, "web-01")
     auth.login("operator")
@@ -136,19 +138,10 @@ def test_an_operator_may_not_pass_connection_settings_but_an_admin_may(app, auth
 
 
 def test_an_operator_cannot_relaunch_an_admins_connection_settings(app, auth):
-    from app.extensions import db
-    from app.models import Job
 
     with app.app_context():
-        job = Job(
-            kind="playbook",
-            name="tests/echo.yml",
-            created_by="admin",
-            soft_time_limit=60,
-            time_limit=120,
-            status="successful",
-            params={"playbook": "tests/echo.yml", "extra_vars": {"ansible_connection": "local"}},
-        )
+        params = {"playbook": "tests/echo.yml", "extra_vars": {"ansible_connection": "local"}}
+        job = job_record(created_by="admin", status="successful", params=params)
         db.session.add(job)
         db.session.commit()
         job_id = job.id
@@ -160,19 +153,9 @@ def test_an_operator_cannot_relaunch_an_admins_connection_settings(app, auth):
 
 
 def test_retry_refuses_a_host_whose_name_ansible_would_read_as_a_file(app, auth):
-    from app.extensions import db
-    from app.models import HostResult, Job
 
     with app.app_context():
-        job = Job(
-            kind="playbook",
-            name="tests/echo.yml",
-            created_by="oper",
-            soft_time_limit=60,
-            time_limit=120,
-            status="failed",
-            params={"playbook": "tests/echo.yml"},
-        )
+        job = job_record(status="failed")
         job.host_results = [HostResult(host="@/etc/hostname", failed=1)]
         db.session.add(job)
         db.session.commit()
@@ -192,8 +175,6 @@ def test_host_names_cannot_carry_pattern_syntax(app, auth, name):
 
 
 def test_an_operator_keeps_but_cannot_change_an_admins_connection_settings(app, auth):
-    from app.extensions import db
-    from app.models import Host
 
     with app.app_context():
         host = Host(name="web-01", variables={"ansible_user": "deploy", "env": "prod"})
@@ -225,8 +206,6 @@ def test_an_operator_keeps_but_cannot_change_an_admins_connection_settings(app, 
     ],
 )
 def test_import_applies_the_forms_rules_and_writes_nothing_it_refuses(app, auth, text, message):
-    from app.extensions import db
-    from app.models import Host
 
     auth.login("operator")
     resp = auth.post("/inventory/import", {"text": text})
@@ -245,7 +224,6 @@ def test_only_catalogue_entries_can_be_viewed(app, auth, service_env):
 
 
 def test_secret_looking_extra_vars_are_masked_on_the_job_page_and_in_the_log(app, auth, worker):
-    from tests.jobs_helpers import add_hosts, job_text, latest_job_id, run_form, wait_status
 
     add_hosts(app, "web-01")
     auth.login("operator")
