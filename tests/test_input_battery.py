@@ -39,6 +39,7 @@ MUST_REFUSE = {
     ("/providers", "name"),
     ("/providers", "uri"),
     ("/users", "username"),
+    ("/inventory/import", "text"),
 }
 
 

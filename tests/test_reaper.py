@@ -84,6 +84,26 @@ def start_doomed(app, service_env, log: Path) -> subprocess.Popen:
     return proc
 
 
+def wait_for_sleep(app, job_id: int, seconds: str, log: Path) -> list[psutil.Process]:
+    """Wait until the job's `sleep` runs; on a timeout say where the job is (row, worker log, waiting queries)."""
+    try:
+        return wait_for(lambda: running_sleep(job_id, seconds), timeout=120, message="the job's sleep to run")
+    except AssertionError as exc:
+        job = job_row(app, job_id)
+        with app.app_context():
+            blocked = (
+                db.session.execute(
+                    sa.text("SELECT pid, state, wait_event_type, query FROM pg_stat_activity WHERE state <> 'idle'")
+                ).all()
+                if db.engine.dialect.name == "postgresql"
+                else []
+            )
+        raise AssertionError(
+            f"{exc}: job {job.status} on {job.worker} waiting_for={job.waiting_for}; busy sessions {blocked}; "
+            f"worker log tail: {log.read_text()[-3000:]}"
+        ) from None
+
+
 def lock_count(app) -> int:
     """How many host locks are held."""
     with app.app_context():
@@ -96,7 +116,7 @@ def test_a_killed_workers_job_leaves_no_process_is_marked_lost_and_frees_its_hos
     try:
         seconds = unique_seconds()
         lost_id = queue_sleep_job(app, "web-01", "doomed", seconds)
-        procs = wait_for(lambda: running_sleep(lost_id, seconds), timeout=120, message="the job's sleep to run")
+        procs = wait_for_sleep(app, lost_id, seconds, tmp_path / "doomed.log")
         assert any("ansible-playbook" in " ".join(p.cmdline()) for p in procs)
         waiting_id = queue_sleep_job(app, "web-01", None, "0")
         assert wait_status(app, waiting_id, ("waiting",)).waiting_for == f"web-01 (held by job #{lost_id})"
@@ -123,7 +143,7 @@ def test_a_starting_worker_stops_what_a_job_left_when_its_guard_died_too(app, wo
     try:
         seconds = unique_seconds()
         job_id = queue_sleep_job(app, "web-02", "doomed", seconds)
-        wait_for(lambda: running_sleep(job_id, seconds), timeout=120, message="the job's sleep to run")
+        wait_for_sleep(app, job_id, seconds, log)
         _kill_with_its_guard(doomed, job_id)
         assert running_sleep(job_id, seconds)  # with no guard left, the job's processes run on
         work_dirs = list(Path(service_env["JOB_WORK_DIR"]).glob(f"{WORK_DIR_PREFIX}{job_id}-*"))

@@ -31,6 +31,8 @@ GROUP_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOST_NAME_RE = re.compile(r"^[^\s,\[\]:#=@/!&*~\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]+$")
 HOST_NAME_RULE = "no spaces, control characters or any of , [ ] : # = @ / ! & * ~"
 MAX_PORT = 65535
+# Column sizes of the hosts table: names and addresses, users.
+MAX_NAME, MAX_USER = 255, 64
 # An import creates at most this many hosts (Ansible expands `web[0:999999]` into a million).
 MAX_HOSTS = 10_000
 RANGE_RE = re.compile(r"\[([0-9]+|[a-zA-Z]):([0-9]+|[a-zA-Z])(?::([0-9]+))?\]")
@@ -204,8 +206,12 @@ def _checked(parsed: dict[str, Any]) -> dict[str, Any]:
     """The parsed inventory if every name and port is one the forms would accept, else InventoryError."""
     for name, data in parsed["hosts"].items():
         _valid_host_name(name)
-        if data["vars"].get("ansible_port") is not None:
-            data["vars"]["ansible_port"] = valid_port(data["vars"]["ansible_port"], f"host {name!r}")
+        host_vars = data["vars"]
+        if host_vars.get("ansible_port") is not None:
+            host_vars["ansible_port"] = valid_port(host_vars["ansible_port"], f"host {name[:60]!r}")
+        for var, longest in (("ansible_host", MAX_NAME), ("ansible_user", MAX_USER)):
+            if len(str(host_vars.get(var) or "")) > longest:
+                raise InventoryError(f"host {name[:60]!r}: {var} is longer than {longest} characters")
     for name in parsed["groups"]:
         _valid_group_name(name)
     return parsed
@@ -292,16 +298,17 @@ def _host_vars(host: dict[str, Any]) -> dict[str, Any]:
 
 def _valid_host_name(name: Any) -> str:
     """Return name if Ansible can use it as an inventory host name, else raise InventoryError."""
-    if not isinstance(name, str) or not HOST_NAME_RE.match(name):
-        raise InventoryError(f"Invalid host name {name!r}: {HOST_NAME_RULE}")
+    if not isinstance(name, str) or not HOST_NAME_RE.match(name) or len(name) > MAX_NAME:
+        raise InventoryError(f"Invalid host name {str(name)[:60]!r}: at most {MAX_NAME} characters, {HOST_NAME_RULE}")
     return name
 
 
 def _valid_group_name(name: Any) -> str:
     """Return name if it is a valid, non-reserved Ansible group name, else raise InventoryError."""
-    if not isinstance(name, str) or not GROUP_NAME_RE.match(name):
+    if not isinstance(name, str) or not GROUP_NAME_RE.match(name) or len(name) > MAX_NAME:
         raise InventoryError(
-            f"Invalid group name {name!r}: use letters, digits and underscores, not starting with a digit"
+            f"Invalid group name {str(name)[:60]!r}: at most {MAX_NAME} letters, digits and underscores, "
+            "not starting with a digit"
         )
     if name in IMPLICIT_GROUPS:
         raise InventoryError(f"Group name {name!r} is reserved by Ansible")

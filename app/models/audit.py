@@ -45,7 +45,7 @@ def audit(action: str, actor: Actor, target: str = "", reason: str | None = None
     """Add an audit row to the session; it commits with the change it describes."""
     event = AuditEvent(
         action=action,
-        target=target,
+        target=target[:255],  # a target can be something a user named (an uploaded file): keep what fits
         reason=reason or None,
         detail=detail,
         actor=actor.name,
