@@ -18,7 +18,7 @@ from app.models import Job, JobTarget, TargetLock
 from app.models.audit import Actor
 from app.tasks.ops import reap
 from app.worker.playbooks import WORK_DIR_PREFIX
-from tests.jobs_helpers import add_hosts, job_row, wait_status
+from tests.jobs_helpers import add_hosts, job_row, job_text, wait_status
 from tests.services import start_worker, stop_process, wait_for
 
 
@@ -87,7 +87,7 @@ def start_doomed(app, service_env, log: Path) -> subprocess.Popen:
 def wait_for_sleep(app, job_id: int, seconds: str, log: Path) -> list[psutil.Process]:
     """Wait until the job's `sleep` runs; on a timeout say where the job is (row, worker log, waiting queries)."""
     try:
-        return wait_for(lambda: running_sleep(job_id, seconds), timeout=120, message="the job's sleep to run")
+        return wait_for(lambda: running_sleep(job_id, seconds), timeout=300, message="the job's sleep to run")
     except AssertionError as exc:
         job = job_row(app, job_id)
         with app.app_context():
@@ -100,7 +100,7 @@ def wait_for_sleep(app, job_id: int, seconds: str, log: Path) -> list[psutil.Pro
             )
         raise AssertionError(
             f"{exc}: job {job.status} on {job.worker} waiting_for={job.waiting_for}; busy sessions {blocked}; "
-            f"worker log tail: {log.read_text()[-3000:]}"
+            f"job log: {job_text(app, job_id)[-2000:]}; worker log tail: {log.read_text()[-1500:]}"
         ) from None
 
 
