@@ -71,10 +71,18 @@ def test_it_names_every_connection_and_privilege_variable(name):
     assert connection_vars({name: "x", "service_name": "nginx"}) == [name]
 
 
+def test_plain_strings_keep_their_type_through_ansible(tmp_path):
+    out = run(tmp_path, SHOW % "v | type_debug" + SHOW % "v", extra_vars={"v": "600.938000"})
+    assert "value=[str]" in out and "value=[600.938000]" in out
+    out = run(tmp_path, SHOW % "w | type_debug", extra_vars={"w": "yes"})
+    assert "value=[str]" in out
+
+
 def test_it_marks_values_not_names_as_data():
-    data = as_data({"a": "{{ x }}", "n": 5, "l": ["{{ y }}", {"b": "z"}]})
+    data = as_data({"a": "{{ x }}", "n": 5, "l": ["{{ y }}", {"b": "{% z %}", "c": "plain"}]})
     assert type(data["a"]).__name__ == "Unsafe" and data["n"] == 5
     assert type(data["l"][0]).__name__ == "Unsafe" and type(data["l"][1]["b"]).__name__ == "Unsafe"
+    assert type(data["l"][1]["c"]) is str
     assert all(type(key) is str for key in data)
 
 

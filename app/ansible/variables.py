@@ -31,9 +31,11 @@ _UnsafeDumper.add_representer(Unsafe, lambda dumper, value: dumper.represent_sca
 
 
 def as_data(value: Any) -> Any:
-    """Every string value inside `value` (not the keys) marked Unsafe, so `{{ }}` in it stays text."""
+    """Every string value inside `value` (not the keys) that could hold a template marked Unsafe: it stays text."""
     if isinstance(value, str):
-        return Unsafe(value)
+        # Templates start with `{{`, `{%` or `{#`: a string without `{` is inert as it is. Only those with one are
+        # tagged, because Ansible's `!unsafe` reads the scalar's implicit type first ('1.10' -> 1.1, 'yes' -> True).
+        return Unsafe(value) if "{" in value else value
     if isinstance(value, Mapping):
         return {key: as_data(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
